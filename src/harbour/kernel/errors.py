@@ -1,0 +1,82 @@
+"""Reject codes and the exception tree.
+
+A broken business rule is a value: a reject event carrying a RejectCode and
+structured detail. An exception means a bug (an invariant broke) or an I/O failure.
+
+Codes are stable and grouped by subsystem: 1xxx request, 2xxx margin/risk,
+3xxx matching, 4xxx ledger/account, 5xxx broker, 6xxx compliance, 9xxx system.
+A code is never renumbered or reused; a retired code stays, marked deprecated.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class RejectCode(IntEnum):
+    # 1xxx: request shape and references
+    UNKNOWN_ACCOUNT = 1001
+    UNKNOWN_INSTRUMENT = 1002
+    UNKNOWN_ASSET = 1003
+    QUANTITY_NOT_POSITIVE = 1004
+    PRICE_NOT_POSITIVE = 1005
+    PRICE_OFF_TICK = 1006
+    QUANTITY_OFF_LOT = 1007
+    QUANTITY_BELOW_MINIMUM = 1008
+    QUANTITY_ABOVE_MAXIMUM = 1009
+    DUPLICATE_CLIENT_ORDER_ID = 1010
+    UNKNOWN_ORDER = 1011
+    AMOUNT_NOT_POSITIVE = 1012
+    AMOUNT_OFF_GRANULARITY = 1013
+    ACCOUNT_ALREADY_EXISTS = 1014
+    INSTRUMENT_ALREADY_LISTED = 1015
+    ASSET_ALREADY_LISTED = 1016
+    INVALID_PARAMETER = 1017
+    PRICE_REQUIRED = 1018
+    PRICE_NOT_ALLOWED = 1019
+    NOT_ORDER_OWNER = 1020
+    AMEND_NO_CHANGE = 1021
+    FX_RATE_MISSING = 1022
+    ACCOUNT_KIND_CANNOT_TRADE = 1023
+
+    # 2xxx: margin and risk
+    INSUFFICIENT_MARGIN = 2001
+    INSUFFICIENT_FREE_COLLATERAL = 2002
+    REDUCE_ONLY_WOULD_INCREASE = 2003
+    REDUCE_ONLY_NO_POSITION = 2004
+    NO_REFERENCE_PRICE = 2005
+    PRICE_OUTSIDE_BAND = 2006
+    MARGIN_MODE_CHANGE_WITH_EXPOSURE = 2007
+    INSUFFICIENT_ISOLATED_MARGIN = 2008
+
+    # 3xxx: matching
+    POST_ONLY_WOULD_CROSS = 3001
+    FOK_NOT_FILLABLE = 3002
+    INSTRUMENT_HALTED = 3003
+    INSTRUMENT_CLOSE_ONLY = 3004
+    ORDER_NOT_AMENDABLE = 3005
+    AMEND_WOULD_CROSS = 3006
+
+    # 4xxx: ledger and account
+    INSUFFICIENT_BALANCE = 4001
+    WITHDRAWALS_PAUSED = 4002
+
+    # 6xxx: compliance
+    PROFESSIONAL_INVESTOR_STATUS_EXPIRED = 6001
+    MARGIN_ASSET_NOT_ELIGIBLE = 6002
+    VIRTUAL_ASSET_NOT_ACCEPTED_AS_MARGIN = 6003
+    REFERENCE_ASSET_NOT_ELIGIBLE = 6004
+    SFC_APPROVAL_MISSING = 6005
+    NOT_PROFESSIONAL_INVESTOR = 6006
+
+
+class HarbourError(Exception):
+    """Base of every exception Harbour raises on purpose."""
+
+
+class InvariantBroken(HarbourError):
+    """A core invariant no longer holds: the engine must stop, not carry on."""
+
+
+class JournalCorrupt(HarbourError):
+    """The journal failed its checksum or hash-chain verification."""

@@ -1,0 +1,243 @@
+"""Venue commands: the only inputs that change venue state.
+
+Commands are immutable, imperative, and carry no sequence number or time: the
+sequencer stamps (seq, ts_ns) when it journals them, and the engine receives the
+stamp beside the command. Prices are integers in the instrument's price unit
+(10**-price_decimals) and must be whole ticks; quantities are integers in the
+quantity unit (10**-qty_decimals) and must be whole lots; money is integer
+micro-units of the asset. The msgspec tag is the command's stable journal name.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import msgspec
+
+from harbour.kernel.assets import AssetKind
+
+
+class Side(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(str, Enum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"  # an IOC with a protection collar around the reference price
+
+
+class TimeInForce(str, Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "POST_ONLY"  # Binance "GTX": rejected if it would cross
+
+
+class SelfTradePrevention(str, Enum):
+    EXPIRE_TAKER = "EXPIRE_TAKER"
+    EXPIRE_MAKER = "EXPIRE_MAKER"
+    EXPIRE_BOTH = "EXPIRE_BOTH"
+
+
+class AccountKind(str, Enum):
+    CLIENT = "CLIENT"  # a professional investor
+    AFFILIATED_MM = "AFFILIATED_MM"  # the operator's affiliated market maker
+
+
+class InstrumentState(str, Enum):
+    OPEN = "OPEN"
+    CLOSE_ONLY = "CLOSE_ONLY"  # every order is treated as reduce-only
+    HALTED = "HALTED"  # no new orders or amendments; cancels allowed
+
+
+class _Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    pass
+
+
+# --- configuration (operator) ------------------------------------------------
+
+
+class ListAsset(_Command, tag="list_asset"):
+    asset: str
+    kind: AssetKind
+    currency: str  # the currency the asset is referenced to (HKD, USD); itself for fiat
+    issuer: str = ""  # stablecoin issuer or tokenised-deposit bank
+    haircut_bps: int = 0  # deduction applied when counted as margin
+    granularity: int = 1  # deposits and withdrawals must be multiples (micro-units)
+
+
+class SetIssuerRegister(_Command, tag="set_issuer_register"):
+    """Replace the configured snapshot of the HKMA licensed stablecoin issuer register."""
+
+    issuers: tuple[str, ...]
+    register_ref: str = ""  # e.g. the date or version of the HKMA register snapshot
+
+
+class SetDepositBankAllowlist(_Command, tag="set_deposit_bank_allowlist"):
+    """Replace the allowlist of banks whose tokenised deposits are eligible margin."""
+
+    banks: tuple[str, ...]
+
+
+class SetMarginAssetHaircut(_Command, tag="set_margin_asset_haircut"):
+    asset: str
+    haircut_bps: int
+
+
+class SetFxRate(_Command, tag="set_fx_rate"):
+    """Set the conversion from one currency into another, as an integer scaled by 1e8."""
+
+    base: str
+    quote: str
+    rate_e8: int
+
+
+class SetEligibleReferenceAssets(_Command, tag="set_eligible_reference_assets"):
+    """Configure the retail-spot-eligible VA list and the IOSCO-compliant index list."""
+
+    retail_spot_assets: tuple[str, ...]
+    iosco_indices: tuple[str, ...] = ()
+
+
+class ListInstrument(_Command, tag="list_instrument"):
+    """List a linear perpetual. Refused unless the reference is eligible and approved."""
+
+    instrument: str  # symbol, e.g. BTCUSD
+    reference: str  # reference VA (BTC) or index name
+    settlement_asset: str  # HKD or USD
+    price_decimals: int
+    tick: int  # in price units
+    qty_decimals: int
+    lot: int  # in quantity units
+    min_qty: int
+    max_qty: int
+    max_leverage: int
+    maker_fee_ppm: int  # negative means a rebate
+    taker_fee_ppm: int
+    price_band_bps: int  # limit orders beyond ref +/- band are rejected
+    market_collar_bps: int  # market orders execute no worse than ref +/- collar
+    sfc_approval_ref: str
+
+
+class SetInstrumentState(_Command, tag="set_instrument_state"):
+    instrument: str
+    state: InstrumentState
+    reason: str = ""
+
+
+class SetReferencePrice(_Command, tag="set_reference_price"):
+    """Set the price used for bands, collars, unrealised PnL and margin (the mark, later)."""
+
+    instrument: str
+    price: int
+
+
+class OpenAccount(_Command, tag="open_account"):
+    account: int
+    kind: AccountKind
+    pi_expiry_ns: int = 0  # professional-investor status valid until (clients)
+    legal_entity: str = ""
+
+
+class SetProfessionalInvestorStatus(_Command, tag="set_pi_status"):
+    account: int
+    expiry_ns: int
+
+
+class Deposit(_Command, tag="deposit"):
+    account: int
+    asset: str
+    amount: int
+    reference: str = ""
+
+
+class Withdraw(_Command, tag="withdraw"):
+    account: int
+    asset: str
+    amount: int
+    reference: str = ""
+
+
+class FundPlatformAccount(_Command, tag="fund_platform_account"):
+    """Operator money into the insurance fund or the committed capital tranche."""
+
+    target: str  # "INSURANCE_FUND" or "PLATFORM_CAPITAL"
+    asset: str
+    amount: int
+
+
+# --- trading -----------------------------------------------------------------
+
+
+class PlaceOrder(_Command, tag="place_order"):
+    account: int
+    instrument: str
+    side: Side
+    qty: int
+    price: int = 0  # required for LIMIT, must be 0 for MARKET
+    order_type: OrderType = OrderType.LIMIT
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    stp: SelfTradePrevention = SelfTradePrevention.EXPIRE_MAKER
+    client_order_id: str = ""
+
+
+class CancelOrder(_Command, tag="cancel_order"):
+    account: int
+    instrument: str
+    order_id: int = 0
+    client_order_id: str = ""
+
+
+class CancelAllOrders(_Command, tag="cancel_all_orders"):
+    account: int
+    instrument: str = ""  # empty means every instrument
+
+
+class AmendOrder(_Command, tag="amend_order"):
+    """Change price and/or remaining quantity; priority is lost if price changes or qty grows."""
+
+    account: int
+    instrument: str
+    order_id: int
+    price: int
+    qty: int  # new remaining quantity
+
+
+class SetMarginMode(_Command, tag="set_margin_mode"):
+    account: int
+    instrument: str
+    isolated: bool
+
+
+class TransferIsolatedMargin(_Command, tag="transfer_isolated_margin"):
+    """Move settlement-asset money between the cross wallet and an isolated position (+ in, - out)."""
+
+    account: int
+    instrument: str
+    amount: int
+
+
+VenueCommand = (
+    ListAsset
+    | SetIssuerRegister
+    | SetDepositBankAllowlist
+    | SetMarginAssetHaircut
+    | SetFxRate
+    | SetEligibleReferenceAssets
+    | ListInstrument
+    | SetInstrumentState
+    | SetReferencePrice
+    | OpenAccount
+    | SetProfessionalInvestorStatus
+    | Deposit
+    | Withdraw
+    | FundPlatformAccount
+    | PlaceOrder
+    | CancelOrder
+    | CancelAllOrders
+    | AmendOrder
+    | SetMarginMode
+    | TransferIsolatedMargin
+)

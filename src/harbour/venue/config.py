@@ -1,0 +1,196 @@
+"""Configuration handlers: margin assets, issuer register, FX, reference eligibility,
+instrument listing, trading state and reference prices. Each change is an event."""
+
+from __future__ import annotations
+
+from harbour.compliance.margin_assets import MarginAsset
+from harbour.compliance.rules import is_reference_eligible
+from harbour.kernel.assets import AssetKind
+from harbour.kernel.errors import RejectCode
+from harbour.kernel.money import BPS, FX_SCALE
+from harbour.venue.book import OrderBook
+from harbour.venue.commands import (
+    ListAsset,
+    ListInstrument,
+    SetDepositBankAllowlist,
+    SetEligibleReferenceAssets,
+    SetFxRate,
+    SetInstrumentState,
+    SetIssuerRegister,
+    SetMarginAssetHaircut,
+    SetReferencePrice,
+)
+from harbour.venue.events import (
+    AssetListed,
+    DepositBankAllowlistUpdated,
+    EligibleReferenceAssetsSet,
+    FxRateSet,
+    InstrumentListed,
+    InstrumentStateChanged,
+    IssuerRegisterUpdated,
+    MarginAssetHaircutSet,
+    ReferencePriceSet,
+)
+from harbour.venue.instruments import Instrument, listing_problem
+from harbour.venue.rejects import rejected
+from harbour.venue.state import VenueState
+
+C = RejectCode
+
+
+def list_asset(st: VenueState, seq: int, ts: int, cmd: ListAsset, out: list[object]) -> None:
+    reg = st.registry
+    if cmd.asset in reg.assets:
+        out.append(rejected(seq, ts, "list_asset", C.ASSET_ALREADY_LISTED, asset=cmd.asset))
+        return
+    if not cmd.asset.isalnum() or not 0 <= cmd.haircut_bps < BPS or cmd.granularity <= 0:
+        out.append(rejected(seq, ts, "list_asset", C.INVALID_PARAMETER, problem="asset code, haircut or granularity"))
+        return
+    reg.assets[cmd.asset] = MarginAsset(
+        asset=cmd.asset,
+        kind=cmd.kind,
+        currency=cmd.currency,
+        issuer=cmd.issuer,
+        haircut_bps=cmd.haircut_bps,
+        granularity=cmd.granularity,
+    )
+    reg.version += 1
+    out.append(
+        AssetListed(
+            seq=seq,
+            ts_ns=ts,
+            asset=cmd.asset,
+            kind=cmd.kind.value,
+            currency=cmd.currency,
+            issuer=cmd.issuer,
+            haircut_bps=cmd.haircut_bps,
+        )
+    )
+
+
+def set_issuer_register(st: VenueState, seq: int, ts: int, cmd: SetIssuerRegister, out: list[object]) -> None:
+    reg = st.registry
+    before_assets = reg.eligible_assets()
+    before = reg.issuers
+    reg.issuers = frozenset(cmd.issuers)
+    reg.register_ref = cmd.register_ref
+    reg.version += 1
+    out.append(
+        IssuerRegisterUpdated(
+            seq=seq,
+            ts_ns=ts,
+            issuers=tuple(sorted(reg.issuers)),
+            added=tuple(sorted(reg.issuers - before)),
+            removed=tuple(sorted(before - reg.issuers)),
+            register_ref=cmd.register_ref,
+            assets_now_ineligible=reg.now_ineligible(before_assets),
+        )
+    )
+
+
+def set_deposit_bank_allowlist(st: VenueState, seq: int, ts: int, cmd: SetDepositBankAllowlist, out: list[object]) -> None:
+    reg = st.registry
+    before_assets = reg.eligible_assets()
+    reg.banks = frozenset(cmd.banks)
+    reg.version += 1
+    out.append(
+        DepositBankAllowlistUpdated(
+            seq=seq, ts_ns=ts, banks=tuple(sorted(reg.banks)), assets_now_ineligible=reg.now_ineligible(before_assets)
+        )
+    )
+
+
+def set_margin_asset_haircut(st: VenueState, seq: int, ts: int, cmd: SetMarginAssetHaircut, out: list[object]) -> None:
+    spec = st.registry.assets.get(cmd.asset)
+    if spec is None:
+        out.append(rejected(seq, ts, "set_margin_asset_haircut", C.UNKNOWN_ASSET, asset=cmd.asset))
+        return
+    if spec.kind is AssetKind.VIRTUAL_ASSET:
+        out.append(rejected(seq, ts, "set_margin_asset_haircut", C.VIRTUAL_ASSET_NOT_ACCEPTED_AS_MARGIN, asset=cmd.asset))
+        return
+    if not 0 <= cmd.haircut_bps < BPS:
+        out.append(rejected(seq, ts, "set_margin_asset_haircut", C.INVALID_PARAMETER, problem="haircut must be 0..9999 bps"))
+        return
+    old = spec.haircut_bps
+    spec.haircut_bps = cmd.haircut_bps
+    st.registry.version += 1
+    out.append(MarginAssetHaircutSet(seq=seq, ts_ns=ts, asset=cmd.asset, old_bps=old, new_bps=cmd.haircut_bps))
+
+
+def set_fx_rate(st: VenueState, seq: int, ts: int, cmd: SetFxRate, out: list[object]) -> None:
+    """Set base->quote; quote->base becomes floor(1e16 / rate), so both directions agree."""
+    if cmd.rate_e8 <= 0 or cmd.base == cmd.quote:
+        out.append(rejected(seq, ts, "set_fx_rate", C.INVALID_PARAMETER, problem="rate must be positive between two currencies"))
+        return
+    reg = st.registry
+    reg.fx_e8[(cmd.base, cmd.quote)] = cmd.rate_e8
+    reg.fx_e8[(cmd.quote, cmd.base)] = FX_SCALE * FX_SCALE // cmd.rate_e8
+    reg.version += 1
+    out.append(FxRateSet(seq=seq, ts_ns=ts, base=cmd.base, quote=cmd.quote, rate_e8=cmd.rate_e8))
+
+
+def set_eligible_reference_assets(st: VenueState, seq: int, ts: int, cmd: SetEligibleReferenceAssets, out: list[object]) -> None:
+    st.retail_spot_assets = frozenset(cmd.retail_spot_assets)
+    st.iosco_indices = frozenset(cmd.iosco_indices)
+    out.append(
+        EligibleReferenceAssetsSet(
+            seq=seq,
+            ts_ns=ts,
+            retail_spot_assets=tuple(sorted(st.retail_spot_assets)),
+            iosco_indices=tuple(sorted(st.iosco_indices)),
+        )
+    )
+
+
+def list_instrument(st: VenueState, seq: int, ts: int, cmd: ListInstrument, out: list[object]) -> None:
+    if cmd.instrument in st.instruments:
+        out.append(rejected(seq, ts, "list_instrument", C.INSTRUMENT_ALREADY_LISTED, instrument=cmd.instrument))
+        return
+    problem = listing_problem(cmd)
+    if problem is not None:
+        out.append(rejected(seq, ts, "list_instrument", C.INVALID_PARAMETER, problem=problem))
+        return
+    settlement = st.registry.assets.get(cmd.settlement_asset)
+    if settlement is None or settlement.kind is not AssetKind.FIAT:
+        out.append(rejected(seq, ts, "list_instrument", C.INVALID_PARAMETER, problem="settlement asset must be a listed fiat currency"))
+        return
+    if not is_reference_eligible(cmd.reference, st.retail_spot_assets, st.iosco_indices):
+        out.append(rejected(seq, ts, "list_instrument", C.REFERENCE_ASSET_NOT_ELIGIBLE, reference=cmd.reference))
+        return
+    if not cmd.sfc_approval_ref.strip():
+        out.append(rejected(seq, ts, "list_instrument", C.SFC_APPROVAL_MISSING))
+        return
+    st.instruments[cmd.instrument] = Instrument(cmd)
+    st.books[cmd.instrument] = OrderBook()
+    out.append(
+        InstrumentListed(
+            seq=seq,
+            ts_ns=ts,
+            instrument=cmd.instrument,
+            reference=cmd.reference,
+            settlement_asset=cmd.settlement_asset,
+            sfc_approval_ref=cmd.sfc_approval_ref,
+        )
+    )
+
+
+def set_instrument_state(st: VenueState, seq: int, ts: int, cmd: SetInstrumentState, out: list[object]) -> None:
+    inst = st.instruments.get(cmd.instrument)
+    if inst is None:
+        out.append(rejected(seq, ts, "set_instrument_state", C.UNKNOWN_INSTRUMENT, instrument=cmd.instrument))
+        return
+    old = inst.state
+    inst.state = cmd.state
+    out.append(InstrumentStateChanged(seq=seq, ts_ns=ts, instrument=cmd.instrument, old=old, new=cmd.state, reason=cmd.reason))
+
+
+def set_reference_price(st: VenueState, seq: int, ts: int, cmd: SetReferencePrice, out: list[object]) -> None:
+    inst = st.instruments.get(cmd.instrument)
+    if inst is None:
+        out.append(rejected(seq, ts, "set_reference_price", C.UNKNOWN_INSTRUMENT, instrument=cmd.instrument))
+        return
+    if cmd.price <= 0:
+        out.append(rejected(seq, ts, "set_reference_price", C.PRICE_NOT_POSITIVE, price=cmd.price))
+        return
+    inst.ref_price = cmd.price
+    out.append(ReferencePriceSet(seq=seq, ts_ns=ts, instrument=cmd.instrument, price=cmd.price))

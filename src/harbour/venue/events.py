@@ -1,0 +1,186 @@
+"""Venue events: what happened, in the past tense. Each carries the seq and ts of the
+command that caused it. Events are immutable and never changed after emission.
+
+Money fields are integer micro-units; prices and quantities are integers in the
+instrument's price and quantity units.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from harbour.venue.commands import AccountKind, InstrumentState, Side, TimeInForce
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    seq: int
+    ts_ns: int
+
+
+class Rejected(_Event, tag="rejected"):
+    """A command broke a rule and changed nothing."""
+
+    command: str  # the command's journal tag
+    code: int  # RejectCode value
+    reason: str  # RejectCode name
+    message: str  # rendered from code and detail
+    detail: dict[str, str | int] = {}
+
+
+class AssetListed(_Event, tag="asset_listed"):
+    asset: str
+    kind: str
+    currency: str
+    issuer: str
+    haircut_bps: int
+
+
+class IssuerRegisterUpdated(_Event, tag="issuer_register_updated"):
+    issuers: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    register_ref: str
+    assets_now_ineligible: tuple[str, ...]
+
+
+class DepositBankAllowlistUpdated(_Event, tag="deposit_bank_allowlist_updated"):
+    banks: tuple[str, ...]
+    assets_now_ineligible: tuple[str, ...]
+
+
+class MarginAssetHaircutSet(_Event, tag="margin_asset_haircut_set"):
+    asset: str
+    old_bps: int
+    new_bps: int
+
+
+class FxRateSet(_Event, tag="fx_rate_set"):
+    base: str
+    quote: str
+    rate_e8: int
+
+
+class EligibleReferenceAssetsSet(_Event, tag="eligible_reference_assets_set"):
+    retail_spot_assets: tuple[str, ...]
+    iosco_indices: tuple[str, ...]
+
+
+class InstrumentListed(_Event, tag="instrument_listed"):
+    instrument: str
+    reference: str
+    settlement_asset: str
+    sfc_approval_ref: str
+
+
+class InstrumentStateChanged(_Event, tag="instrument_state_changed"):
+    instrument: str
+    old: InstrumentState
+    new: InstrumentState
+    reason: str
+
+
+class ReferencePriceSet(_Event, tag="reference_price_set"):
+    instrument: str
+    price: int
+
+
+class AccountOpened(_Event, tag="account_opened"):
+    account: int
+    kind: AccountKind
+    pi_expiry_ns: int
+    legal_entity: str
+
+
+class ProfessionalInvestorStatusSet(_Event, tag="pi_status_set"):
+    account: int
+    old_expiry_ns: int
+    new_expiry_ns: int
+
+
+class TransferPosted(_Event, tag="transfer_posted"):
+    """A balanced ledger transfer: postings sum to zero per asset."""
+
+    transfer_id: int
+    kind: str
+    postings: tuple[tuple[str, str, int], ...]  # (ledger account, asset, signed amount)
+    reference: str = ""
+
+
+class OrderAccepted(_Event, tag="order_accepted"):
+    order_id: int
+    account: int
+    instrument: str
+    side: Side
+    price: int
+    qty: int
+    tif: TimeInForce
+    reduce_only: bool
+    is_affiliated_mm: bool
+    client_order_id: str
+
+
+class OrderCancelled(_Event, tag="order_cancelled"):
+    order_id: int
+    account: int
+    instrument: str
+    remaining_qty: int
+    reason: str  # USER, CANCEL_ALL, IOC_REMAINDER, STP_MAKER, STP_TAKER, REDUCE_ONLY_CLIPPED,
+    # MARKET_COLLAR, AMENDED_AWAY, COLLATERAL_SHORTFALL
+    is_affiliated_mm: bool
+
+
+class OrderAmended(_Event, tag="order_amended"):
+    order_id: int
+    account: int
+    instrument: str
+    old_price: int
+    new_price: int
+    old_qty: int
+    new_qty: int
+    priority_lost: bool
+
+
+class TradeExecuted(_Event, tag="trade_executed"):
+    trade_id: int
+    instrument: str
+    price: int
+    qty: int
+    taker_side: Side
+    maker_order_id: int
+    taker_order_id: int
+    maker_account: int
+    taker_account: int
+    maker_is_affiliated_mm: bool
+    taker_is_affiliated_mm: bool
+    maker_fee: int  # negative is a rebate paid to the maker
+    taker_fee: int
+    maker_realised_pnl: int
+    taker_realised_pnl: int
+
+
+class MarginModeSet(_Event, tag="margin_mode_set"):
+    account: int
+    instrument: str
+    isolated: bool
+
+
+VenueEvent = (
+    Rejected
+    | AssetListed
+    | IssuerRegisterUpdated
+    | DepositBankAllowlistUpdated
+    | MarginAssetHaircutSet
+    | FxRateSet
+    | EligibleReferenceAssetsSet
+    | InstrumentListed
+    | InstrumentStateChanged
+    | ReferencePriceSet
+    | AccountOpened
+    | ProfessionalInvestorStatusSet
+    | TransferPosted
+    | OrderAccepted
+    | OrderCancelled
+    | OrderAmended
+    | TradeExecuted
+    | MarginModeSet
+)

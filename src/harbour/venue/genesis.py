@@ -1,0 +1,82 @@
+"""The embedded default configuration, as the commands that build it.
+
+Genesis is ordinary journaled commands, so a journal alone rebuilds the venue.
+Issuer and bank names are placeholders for the operator's real register snapshot.
+"""
+
+from __future__ import annotations
+
+from harbour.kernel.assets import AssetKind
+from harbour.kernel.money import MICRO
+from harbour.venue.commands import (
+    FundPlatformAccount,
+    ListAsset,
+    ListInstrument,
+    SetDepositBankAllowlist,
+    SetEligibleReferenceAssets,
+    SetFxRate,
+    SetIssuerRegister,
+    SetReferencePrice,
+    VenueCommand,
+)
+
+CENT = MICRO // 100  # fiat moves in whole cents
+
+BTCUSD = "BTCUSD"
+ETHHKD = "ETHHKD"
+
+
+def default_genesis() -> list[VenueCommand]:
+    return [
+        ListAsset(asset="HKD", kind=AssetKind.FIAT, currency="HKD", granularity=CENT),
+        ListAsset(asset="USD", kind=AssetKind.FIAT, currency="USD", granularity=CENT),
+        ListAsset(asset="HKDX", kind=AssetKind.STABLECOIN, currency="HKD", issuer="ISSUER-A", haircut_bps=200),
+        ListAsset(asset="HKDY", kind=AssetKind.STABLECOIN, currency="HKD", issuer="ISSUER-B", haircut_bps=200),
+        ListAsset(asset="TDHKD", kind=AssetKind.TOKENISED_DEPOSIT, currency="HKD", issuer="BANK-A", haircut_bps=100),
+        ListAsset(asset="BTC", kind=AssetKind.VIRTUAL_ASSET, currency="BTC"),
+        ListAsset(asset="ETH", kind=AssetKind.VIRTUAL_ASSET, currency="ETH"),
+        SetIssuerRegister(issuers=("ISSUER-A",), register_ref="HKMA register snapshot (embedded default)"),
+        SetDepositBankAllowlist(banks=("BANK-A",)),
+        SetFxRate(base="USD", quote="HKD", rate_e8=780_000_000),
+        SetEligibleReferenceAssets(retail_spot_assets=("BTC", "ETH")),
+        ListInstrument(
+            instrument=BTCUSD,
+            reference="BTC",
+            settlement_asset="USD",
+            price_decimals=2,
+            tick=10,  # 0.10 USD
+            qty_decimals=3,
+            lot=1,  # 0.001 BTC
+            min_qty=1,
+            max_qty=100_000,  # 100 BTC
+            max_leverage=20,
+            maker_fee_ppm=200,
+            taker_fee_ppm=500,
+            price_band_bps=500,
+            market_collar_bps=100,
+            sfc_approval_ref="SFC-PERP-DEMO-0001",
+        ),
+        ListInstrument(
+            instrument=ETHHKD,
+            reference="ETH",
+            settlement_asset="HKD",
+            price_decimals=2,
+            tick=10,  # 0.10 HKD
+            qty_decimals=3,
+            lot=1,  # 0.001 ETH
+            min_qty=1,
+            max_qty=1_000_000,  # 1,000 ETH
+            max_leverage=20,
+            maker_fee_ppm=200,
+            taker_fee_ppm=500,
+            price_band_bps=500,
+            market_collar_bps=100,
+            sfc_approval_ref="SFC-PERP-DEMO-0002",
+        ),
+        SetReferencePrice(instrument=BTCUSD, price=9_500_000),  # 95,000.00 USD
+        SetReferencePrice(instrument=ETHHKD, price=2_600_000),  # 26,000.00 HKD
+        FundPlatformAccount(target="INSURANCE_FUND", asset="USD", amount=1_000_000 * MICRO),
+        FundPlatformAccount(target="INSURANCE_FUND", asset="HKD", amount=8_000_000 * MICRO),
+        FundPlatformAccount(target="PLATFORM_CAPITAL", asset="USD", amount=2_000_000 * MICRO),
+        FundPlatformAccount(target="PLATFORM_CAPITAL", asset="HKD", amount=16_000_000 * MICRO),
+    ]

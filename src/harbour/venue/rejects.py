@@ -1,0 +1,81 @@
+"""Reject events: a code, structured detail, and a message rendered from them.
+
+The message is always rendered from the code and the detail fields, never the other
+way round, so clients and reports can rely on the fields.
+"""
+
+from __future__ import annotations
+
+from harbour.kernel.errors import RejectCode
+from harbour.venue.events import Rejected
+
+C = RejectCode
+
+_TEMPLATES: dict[RejectCode, str] = {
+    C.UNKNOWN_ACCOUNT: "account {account} does not exist",
+    C.UNKNOWN_INSTRUMENT: "instrument {instrument} is not listed",
+    C.UNKNOWN_ASSET: "asset {asset} is not listed",
+    C.QUANTITY_NOT_POSITIVE: "quantity must be positive, got {qty}",
+    C.PRICE_NOT_POSITIVE: "price must be positive, got {price}",
+    C.PRICE_OFF_TICK: "price {price} is not a multiple of the tick {tick}",
+    C.QUANTITY_OFF_LOT: "quantity {qty} is not a multiple of the lot {lot}",
+    C.QUANTITY_BELOW_MINIMUM: "quantity {qty} is below the minimum {min_qty}",
+    C.QUANTITY_ABOVE_MAXIMUM: "quantity {qty} is above the maximum {max_qty}",
+    C.DUPLICATE_CLIENT_ORDER_ID: "client order id {client_order_id} was already used by order {existing_order_id}",
+    C.UNKNOWN_ORDER: "order {order} is not open for this account",
+    C.AMOUNT_NOT_POSITIVE: "amount must be positive, got {amount}",
+    C.AMOUNT_OFF_GRANULARITY: "amount {amount} is not a multiple of {granularity} for {asset}",
+    C.ACCOUNT_ALREADY_EXISTS: "account {account} already exists",
+    C.INSTRUMENT_ALREADY_LISTED: "instrument {instrument} is already listed",
+    C.ASSET_ALREADY_LISTED: "asset {asset} is already listed",
+    C.INVALID_PARAMETER: "invalid parameter: {problem}",
+    C.PRICE_REQUIRED: "a limit order needs a price",
+    C.PRICE_NOT_ALLOWED: "a market order must not carry a price",
+    C.NOT_ORDER_OWNER: "order {order} belongs to another account",
+    C.AMEND_NO_CHANGE: "the amendment changes neither price nor quantity",
+    C.FX_RATE_MISSING: "no FX rate from {base} to {quote}",
+    C.ACCOUNT_KIND_CANNOT_TRADE: "account {account} of kind {kind} cannot do this",
+    C.INSUFFICIENT_MARGIN: "initial margin {required} exceeds equity {available} ({currency} micro-units)",
+    C.INSUFFICIENT_FREE_COLLATERAL: "withdrawal would leave equity {remaining} below initial margin {required}",
+    C.REDUCE_ONLY_WOULD_INCREASE: "a reduce-only order of {qty} would increase or flip the position {position}",
+    C.REDUCE_ONLY_NO_POSITION: "a reduce-only order needs an open position",
+    C.NO_REFERENCE_PRICE: "instrument {instrument} has no reference price yet",
+    C.PRICE_OUTSIDE_BAND: "price {price} is outside the band [{low}, {high}] around reference {reference}",
+    C.MARGIN_MODE_CHANGE_WITH_EXPOSURE: "margin mode can change only with no position and no open orders",
+    C.INSUFFICIENT_ISOLATED_MARGIN: "isolated margin {available} does not cover initial margin {required}",
+    C.POST_ONLY_WOULD_CROSS: "post-only order at {price} would cross the best opposite price {best}",
+    C.FOK_NOT_FILLABLE: "fill-or-kill order of {qty} can only fill {fillable}",
+    C.INSTRUMENT_HALTED: "instrument {instrument} is halted",
+    C.INSTRUMENT_CLOSE_ONLY: "instrument {instrument} is close-only: orders may only reduce a position",
+    C.ORDER_NOT_AMENDABLE: "order {order} cannot be amended",
+    C.AMEND_WOULD_CROSS: "amended price {price} would cross the best opposite price {best}",
+    C.INSUFFICIENT_BALANCE: "balance {balance} of {asset} is less than {amount}",
+    C.WITHDRAWALS_PAUSED: "withdrawals are paused while an unresolved deficit exists",
+    C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED: "professional-investor status of account {account} expired: orders may only reduce",
+    C.MARGIN_ASSET_NOT_ELIGIBLE: "asset {asset} is not eligible margin ({why})",
+    C.VIRTUAL_ASSET_NOT_ACCEPTED_AS_MARGIN: "virtual asset {asset} is not accepted as perpetual margin",
+    C.REFERENCE_ASSET_NOT_ELIGIBLE: "reference {reference} is neither a retail-spot-eligible VA nor an IOSCO-compliant index",
+    C.SFC_APPROVAL_MISSING: "listing needs an SFC approval reference",
+    C.NOT_PROFESSIONAL_INVESTOR: "account {account} has no valid professional-investor status",
+}
+
+
+def render(code: RejectCode, detail: dict[str, str | int]) -> str:
+    template = _TEMPLATES.get(code)
+    if template is None:
+        return code.name.lower().replace("_", " ")
+    try:
+        return template.format(**detail)
+    except KeyError:
+        return code.name.lower().replace("_", " ")
+
+
+def rejected(seq: int, ts_ns: int, command: str, code: RejectCode, **detail: str | int) -> Rejected:
+    return Rejected(
+        seq=seq, ts_ns=ts_ns, command=command, code=int(code), reason=code.name, message=render(code, detail), detail=detail
+    )
+
+
+def missing_templates() -> list[RejectCode]:
+    """Codes without a message template (a test keeps this empty)."""
+    return [c for c in RejectCode if c not in _TEMPLATES]

@@ -1,0 +1,136 @@
+"""All mutable venue state in one place, with its deterministic export.
+
+``to_state()`` turns the whole state into plain builtins in a canonical order; the
+snapshot is its msgpack encoding and the state hash is blake2b of those bytes, so a
+restored snapshot hashes identically by construction, and replay reproduces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+
+from harbour.compliance.margin_assets import MarginAssetRegistry
+from harbour.ledger.book import Ledger
+from harbour.venue.accounts import Account
+from harbour.venue.book import Order, OrderBook
+from harbour.venue.commands import InstrumentState, ListInstrument
+from harbour.venue.instruments import Instrument
+
+# Platform ledger accounts (strings); participants are ints.
+EXTERNAL = "EXTERNAL"
+FEE_INCOME = "FEE_INCOME"
+INSURANCE_FUND = "INSURANCE_FUND"
+PLATFORM_CAPITAL = "PLATFORM_CAPITAL"
+FX_CONVERSION = "FX_CONVERSION"
+DEFICIT = "DEFICIT"
+FUNDABLE_PLATFORM_ACCOUNTS = (INSURANCE_FUND, PLATFORM_CAPITAL)
+
+
+def clearing_account(instrument: str) -> str:
+    """The operator's settlement account of an instrument (counterparty to realised PnL)."""
+    return "CLEARING:" + instrument
+
+
+def isolated_account(account: int, instrument: str) -> str:
+    return f"ISO:{account}:{instrument}"
+
+
+RISK_CURRENCY = "HKD"  # the currency in which cross-margin equity and requirements are summed
+
+
+class VenueState:
+    __slots__ = (
+        "registry",
+        "instruments",
+        "books",
+        "accounts",
+        "ledger",
+        "next_trade_id",
+        "retail_spot_assets",
+        "iosco_indices",
+        "external_in",
+        "external_out",
+        "order_instrument",
+    )
+
+    def __init__(self) -> None:
+        self.registry = MarginAssetRegistry()
+        self.instruments: dict[str, Instrument] = {}
+        self.books: dict[str, OrderBook] = {}
+        self.accounts: dict[int, Account] = {}
+        self.ledger = Ledger()
+        self.next_trade_id = 1
+        self.retail_spot_assets: frozenset[str] = frozenset()
+        self.iosco_indices: frozenset[str] = frozenset()
+        # money that entered and left the platform, per asset, counted apart from the ledger
+        self.external_in: dict[str, int] = {}
+        self.external_out: dict[str, int] = {}
+        # order id -> instrument symbol, for every resting order
+        self.order_instrument: dict[int, str] = {}
+
+    def withdrawals_paused(self) -> bool:
+        """True while any unresolved deficit exists (a loss no layer has yet covered)."""
+        return any(v for v in self.ledger.wallet(DEFICIT).values())
+
+    def to_state(self) -> dict[str, object]:
+        books = {}
+        for sym in sorted(self.books):
+            book = self.books[sym]
+            books[sym] = [
+                [o.order_id, o.account, int(o.is_buy), o.price, o.qty, int(o.is_mm), int(o.reduce_only), o.client_order_id, o.stp_group]
+                for side in (book.bids, book.asks)
+                for o in side.orders_in_priority()
+            ]
+        instruments = {
+            sym: {"spec": msgspec.to_builtins(i.spec), "state": i.state.value, "ref": i.ref_price}
+            for sym, i in sorted(self.instruments.items())
+        }
+        return {
+            "registry": self.registry.to_state(),
+            "instruments": instruments,
+            "books": books,
+            "accounts": [self.accounts[a].to_state() for a in sorted(self.accounts)],
+            "ledger": self.ledger.to_state(),
+            "next_trade_id": self.next_trade_id,
+            "retail_spot": sorted(self.retail_spot_assets),
+            "iosco": sorted(self.iosco_indices),
+            "external_in": sorted(self.external_in.items()),
+            "external_out": sorted(self.external_out.items()),
+        }
+
+    def encode(self) -> bytes:
+        return msgspec.msgpack.encode(self.to_state())
+
+    def state_hash(self) -> bytes:
+        return hashlib.blake2b(self.encode(), digest_size=32).digest()
+
+    @classmethod
+    def decode(cls, data: bytes) -> VenueState:
+        s = msgspec.msgpack.decode(data)
+        st = cls()
+        st.registry = MarginAssetRegistry.from_state(s["registry"])
+        for sym, i in s["instruments"].items():
+            inst = Instrument(msgspec.convert(i["spec"], ListInstrument))
+            inst.state = InstrumentState(i["state"])
+            inst.ref_price = i["ref"]
+            st.instruments[sym] = inst
+            st.books[sym] = OrderBook()
+        for sym, rows in s["books"].items():
+            book = st.books[sym]
+            for oid, acct, buy, price, qty, mm, ro, coid, grp in rows:
+                book.rest(Order(oid, acct, bool(buy), price, qty, bool(mm), bool(ro), coid, grp))
+                st.order_instrument[oid] = sym
+        for a in s["accounts"]:
+            acct = Account.from_state(a)
+            st.accounts[acct.account_id] = acct
+        for oid, sym in st.order_instrument.items():
+            st.accounts[st.books[sym].orders[oid].account].open_orders[oid] = sym
+        st.ledger = Ledger.from_state(s["ledger"])
+        st.next_trade_id = s["next_trade_id"]
+        st.retail_spot_assets = frozenset(s["retail_spot"])
+        st.iosco_indices = frozenset(s["iosco"])
+        st.external_in = dict((k, v) for k, v in s["external_in"])
+        st.external_out = dict((k, v) for k, v in s["external_out"])
+        return st
