@@ -33,7 +33,7 @@ from harbour.venue.events import (
 )
 from harbour.venue.instruments import Instrument, listing_problem
 from harbour.venue.rejects import rejected
-from harbour.venue.state import VenueState
+from harbour.venue.state import RISK_CURRENCY, VenueState
 
 C = RejectCode
 
@@ -153,6 +153,9 @@ def list_instrument(st: VenueState, seq: int, ts: int, cmd: ListInstrument, out:
     settlement = st.registry.assets.get(cmd.settlement_asset)
     if settlement is None or settlement.kind is not AssetKind.FIAT:
         out.append(rejected(seq, ts, "list_instrument", C.INVALID_PARAMETER, problem="settlement asset must be a listed fiat currency"))
+        return
+    if st.registry.fx_rate_e8(cmd.settlement_asset, RISK_CURRENCY) is None:
+        out.append(rejected(seq, ts, "list_instrument", C.FX_RATE_MISSING, base=cmd.settlement_asset, quote=RISK_CURRENCY))
         return
     if not is_reference_eligible(cmd.reference, st.retail_spot_assets, st.iosco_indices):
         out.append(rejected(seq, ts, "list_instrument", C.REFERENCE_ASSET_NOT_ELIGIBLE, reference=cmd.reference))

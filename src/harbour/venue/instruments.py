@@ -18,6 +18,7 @@ class Instrument:
         "symbol",
         "reference",
         "settlement_asset",
+        "settlement_currency",
         "price_decimals",
         "tick",
         "qty_decimals",
@@ -42,6 +43,8 @@ class Instrument:
         self.symbol = spec.instrument
         self.reference = spec.reference
         self.settlement_asset = spec.settlement_asset
+        # the settlement asset is listed fiat, so its currency is its own code
+        self.settlement_currency = spec.settlement_asset
         self.price_decimals = spec.price_decimals
         self.tick = spec.tick
         self.qty_decimals = spec.qty_decimals

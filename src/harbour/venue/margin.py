@@ -16,35 +16,40 @@ All integer; every rounding is in the platform's favour.
 
 from __future__ import annotations
 
-from harbour.kernel.money import PPM
+from harbour.kernel.money import FX_SCALE, PPM
 from harbour.venue.accounts import Account, Position
 from harbour.venue.instruments import Instrument
 from harbour.venue.state import RISK_CURRENCY, VenueState, isolated_account
 
 
-def instrument_requirement(pos: Position, inst: Instrument) -> int:
+def requirement_of(
+    qty: int, open_buy_qty: int, open_buy_value: int, open_sell_qty: int, open_sell_value: int, inst: Instrument
+) -> int:
     """Initial margin of the worst reachable position, settlement micro-units, rounded up."""
     ref = inst.ref_price
-    qty = pos.qty
-    long_reach = qty + pos.open_buy_qty
-    short_reach = qty - pos.open_sell_qty
+    long_reach = qty + open_buy_qty
+    short_reach = qty - open_sell_qty
     if long_reach < 0:
         long_reach = -long_reach
     if short_reach < 0:
         short_reach = -short_reach
     worst = long_reach if long_reach > short_reach else short_reach
-    notional = worst * ref * inst.unit_value
-    im = -((-notional * inst.imr_ppm) // PPM)
+    im = -((-worst * ref * inst.unit_value * inst.imr_ppm) // PPM)
     premium = 0
-    if pos.open_buy_qty:
-        p = pos.open_buy_value - pos.open_buy_qty * ref
+    if open_buy_qty:
+        p = open_buy_value - open_buy_qty * ref
         if p > 0:
             premium += p
-    if pos.open_sell_qty:
-        p = pos.open_sell_qty * ref - pos.open_sell_value
+    if open_sell_qty:
+        p = open_sell_qty * ref - open_sell_value
         if p > 0:
             premium += p
     return im + premium * inst.unit_value
+
+
+def instrument_requirement(pos: Position, inst: Instrument) -> int:
+    """Initial margin of a position with its open orders, settlement micro-units, rounded up."""
+    return requirement_of(pos.qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, inst)
 
 
 def unrealised_pnl(pos: Position, inst: Instrument) -> int:
@@ -52,31 +57,53 @@ def unrealised_pnl(pos: Position, inst: Instrument) -> int:
     return (pos.qty * inst.ref_price - pos.cost) * inst.unit_value
 
 
-def cross_collateral(state: VenueState, account_id: int) -> int:
-    """Eligible collateral of the cross wallet, after haircut and FX, risk currency."""
+def cross_collateral(state: VenueState, acct: Account) -> int:
+    """Eligible collateral of the cross wallet, after haircut and FX, risk currency.
+
+    Cached per account, keyed by the register version and the wallet's exact contents,
+    so it is recomputed whenever a balance, haircut, FX rate or eligibility changes.
+    """
     reg = state.registry
+    wallet = state.ledger.wallet(acct.account_id)
+    key = (reg.version, tuple(wallet.items()))
+    cached = acct.collateral_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
     total = 0
-    for asset, balance in state.ledger.wallet(account_id).items():
+    for asset, balance in wallet.items():
         if balance > 0:
             total += reg.collateral_value(asset, balance, RISK_CURRENCY)
+    acct.collateral_cache = (key, total)
     return total
 
 
 def cross_equity_and_requirement(state: VenueState, acct: Account) -> tuple[int, int]:
-    """(equity, requirement) of the cross-margin part of an account, risk currency."""
-    reg = state.registry
-    instruments = state.instruments
-    equity = cross_collateral(state, acct.account_id)
+    """(equity, requirement) of the cross-margin part of an account, risk currency.
+
+    Unrealised PnL converts rounding toward -infinity and requirements round up, both
+    in the platform's favour.
+    """
+    equity = cross_collateral(state, acct)
     requirement = 0
+    instruments = state.instruments
+    fx = state.registry.fx_e8
     for sym, pos in acct.positions.items():
         if pos.isolated:
             continue
+        qty = pos.qty
+        if not (qty or pos.open_buy_qty or pos.open_sell_qty):
+            continue
         inst = instruments[sym]
-        ccy = reg.assets[inst.settlement_asset].currency
-        if pos.qty:
-            equity += reg.convert_down(unrealised_pnl(pos, inst), ccy, RISK_CURRENCY)
-        if pos.qty or pos.open_buy_qty or pos.open_sell_qty:
-            requirement += reg.convert_up(instrument_requirement(pos, inst), ccy, RISK_CURRENCY)
+        req = requirement_of(qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, inst)
+        upnl = (qty * inst.ref_price - pos.cost) * inst.unit_value if qty else 0
+        ccy = inst.settlement_currency
+        if ccy == RISK_CURRENCY:
+            requirement += req
+            equity += upnl
+        else:
+            rate = fx[(ccy, RISK_CURRENCY)]
+            requirement += -((-req * rate) // FX_SCALE)
+            equity += (upnl * rate) // FX_SCALE
     return equity, requirement
 
 

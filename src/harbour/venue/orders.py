@@ -25,7 +25,7 @@ from harbour.venue.commands import (
 )
 from harbour.venue.events import OrderAccepted, OrderAmended, OrderCancelled
 from harbour.venue.instruments import Instrument
-from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity
+from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity, requirement_of
 from harbour.venue.matching import cancel_resting, fillable_qty, match, reducible_qty, release_open
 from harbour.venue.rejects import rejected
 from harbour.venue.state import RISK_CURRENCY, VenueState
@@ -86,18 +86,23 @@ def _margin_problem(
     An order that does not raise the requirement is always allowed, so a client can
     always reduce risk; otherwise the new requirement must fit within equity.
     """
-    before = instrument_requirement(pos, inst)
-    saved = (pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value)
+    buy_qty, buy_value = pos.open_buy_qty, pos.open_buy_value
+    sell_qty, sell_value = pos.open_sell_qty, pos.open_sell_value
     if remove is not None:
-        release_open(pos, remove, remove.qty)
+        if remove.is_buy:
+            buy_qty -= remove.qty
+            buy_value -= remove.qty * remove.price
+        else:
+            sell_qty -= remove.qty
+            sell_value -= remove.qty * remove.price
     if is_buy:
-        pos.open_buy_qty += add_qty
-        pos.open_buy_value += add_qty * price
+        buy_qty += add_qty
+        buy_value += add_qty * price
     else:
-        pos.open_sell_qty += add_qty
-        pos.open_sell_value += add_qty * price
-    after = instrument_requirement(pos, inst)
-    pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value = saved
+        sell_qty += add_qty
+        sell_value += add_qty * price
+    before = instrument_requirement(pos, inst)
+    after = requirement_of(pos.qty, buy_qty, buy_value, sell_qty, sell_value, inst)
     if after <= before:
         return None
     if pos.isolated:
@@ -105,10 +110,13 @@ def _margin_problem(
         if after > equity:
             return C.INSUFFICIENT_ISOLATED_MARGIN, {"required": after, "available": equity}
         return None
-    reg = st.registry
-    ccy = reg.assets[inst.settlement_asset].currency
     equity, requirement = cross_equity_and_requirement(st, acct)
-    required = requirement + reg.convert_up(after, ccy, RISK_CURRENCY) - reg.convert_up(before, ccy, RISK_CURRENCY)
+    ccy = inst.settlement_currency
+    if ccy == RISK_CURRENCY:
+        required = requirement + after - before
+    else:
+        reg = st.registry
+        required = requirement + reg.convert_up(after, ccy, RISK_CURRENCY) - reg.convert_up(before, ccy, RISK_CURRENCY)
     if required > equity:
         return C.INSUFFICIENT_MARGIN, {"required": required, "available": equity, "currency": RISK_CURRENCY}
     return None
