@@ -329,6 +329,8 @@ def amend_order(st: VenueState, seq: int, ts: int, cmd: AmendOrder, out: list[ob
             grows = cmd.qty > order.qty or cmd.price != order.price
             if grows and acct.kind is _CLIENT and not can_increase_exposure(acct.pi_expiry_ns, ts) and not order.reduce_only:
                 problem = C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED, {"account": acct.account_id}
+            elif grows and inst.state is _CLOSE_ONLY and not order.reduce_only:
+                problem = C.INSTRUMENT_CLOSE_ONLY, {"instrument": sym}
             else:
                 problem = _margin_problem(st, acct, inst, pos, order.is_buy, cmd.qty, cmd.price, order)
     if problem is not None or order is None or pos is None:
