@@ -19,6 +19,8 @@ import msgspec
 from harbour.kernel.money import BPS, FX_SCALE
 from harbour.kernel.assets import AssetKind
 
+COLLATERAL_DENOMINATOR = BPS * FX_SCALE
+
 _FIAT = AssetKind.FIAT
 _STABLECOIN = AssetKind.STABLECOIN
 _TOKENISED = AssetKind.TOKENISED_DEPOSIT
@@ -36,7 +38,7 @@ class MarginAsset(msgspec.Struct, kw_only=True):
 class MarginAssetRegistry:
     """Assets, issuer register, bank allowlist and FX rates; answers 'what is it worth'."""
 
-    __slots__ = ("assets", "issuers", "banks", "fx_e8", "register_ref", "version")
+    __slots__ = ("assets", "issuers", "banks", "fx_e8", "register_ref", "version", "_factors", "_factors_version")
 
     def __init__(self) -> None:
         self.assets: dict[str, MarginAsset] = {}
@@ -46,6 +48,9 @@ class MarginAssetRegistry:
         self.register_ref = ""
         # bumped on every change that can move a collateral value (cache key)
         self.version = 0
+        # (asset, currency) -> (10000 - haircut) x fx_e8, or 0 if not eligible; valid for one version
+        self._factors: dict[tuple[str, str], int] = {}
+        self._factors_version = -1
 
     def is_eligible(self, asset: str) -> bool:
         spec = self.assets.get(asset)
@@ -65,15 +70,28 @@ class MarginAssetRegistry:
             return FX_SCALE
         return self.fx_e8.get((base, quote))
 
+    def collateral_factor(self, asset: str, currency: str) -> int:
+        """(10000 - haircut_bps) x fx_e8 of ``asset`` into ``currency``; 0 if it is not eligible."""
+        if self._factors_version != self.version:
+            self._factors.clear()
+            self._factors_version = self.version
+        key = (asset, currency)
+        factor = self._factors.get(key)
+        if factor is None:
+            factor = 0
+            if self.is_eligible(asset):
+                spec = self.assets[asset]
+                rate = self.fx_rate_e8(spec.currency, currency)
+                if rate is not None:
+                    factor = (BPS - spec.haircut_bps) * rate
+            self._factors[key] = factor
+        return factor
+
     def collateral_value(self, asset: str, balance: int, currency: str) -> int:
         """Value of ``balance`` of ``asset`` as margin in ``currency``, rounded down."""
-        if balance <= 0 or not self.is_eligible(asset):
+        if balance <= 0:
             return 0
-        spec = self.assets[asset]
-        rate = self.fx_rate_e8(spec.currency, currency)
-        if rate is None:
-            return 0
-        return (balance * (BPS - spec.haircut_bps) * rate) // (BPS * FX_SCALE)
+        return (balance * self.collateral_factor(asset, currency)) // COLLATERAL_DENOMINATOR
 
     def convert_up(self, amount: int, from_ccy: str, to_ccy: str) -> int:
         """Convert a requirement between currencies, rounded up (platform's favour)."""

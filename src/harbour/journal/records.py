@@ -7,23 +7,26 @@ File layout::
     file   := FILE_HEADER frame*
     FILE_HEADER := magic b"HBRJNL" (6 bytes) | format version u16
     frame  := FRAME_HEADER body
-    FRAME_HEADER := body_len u32 | body_crc u32 | header_crc u32
+    FRAME_HEADER := body_len u32 | body_len xor 0xFFFFFFFF u32 | check (8 bytes)
     body   := kind u8 | seq u64 | ts_ns i64 | prev_chain_hash (32 bytes) | payload
 
-All integers are little-endian. ``body_crc`` is CRC32 of the body; ``header_crc`` is
-CRC32 of the first eight header bytes, so a damaged length field is recognised as
-damage instead of being trusted (a trusted bad length could make a scan take the
-whole rest of the file for a torn tail). The payload is the encoded command for a
-COMMAND record and the engine's state hash for a CHECKPOINT record.
+All integers are little-endian. The payload is the encoded command for a COMMAND
+record and the engine's state hash for a CHECKPOINT record.
+
+* chain_hash(record) = blake2b-256(prev_chain_hash || body); the first record's
+  prev_chain_hash is GENESIS_CHAIN_HASH (32 zero bytes).
+* ``check`` is the first 8 bytes of the record's chain hash: a blake2b-based
+  checksum of the body (and of the link it continues from), which costs nothing
+  beyond the chain hash itself. The inverted copy of ``body_len`` lets a reader
+  tell a damaged length from a real one before trusting it (a trusted bad length
+  could make a scan take the rest of the file for a torn tail).
 
 Invariants:
 
-* chain_hash(record) = blake2b-256(prev_chain_hash || body); the first record's
-  prev_chain_hash is GENESIS_CHAIN_HASH (32 zero bytes). Each body repeats the
-  previous record's chain hash, so editing any record breaks the chain at the next
-  one even when the editor recomputes the CRCs: tamper evidence comes from the
-  chain, the CRCs only catch accidental damage. The last record's chain hash is
-  anchored outside the file (snapshots record it).
+* Each body repeats the previous record's chain hash, so editing any record breaks
+  the chain at the next one even when the editor recomputes that record's check:
+  tamper evidence comes from the chain, the check only catches damage. The last
+  record's chain hash is anchored outside the file (snapshots record it).
 * A COMMAND's seq is strictly greater than every earlier seq (and at least 1).
 * A CHECKPOINT carries the seq of the command after which it was taken, so its seq
   equals the last command's seq (0 before any command).
@@ -33,24 +36,25 @@ Invariants:
 from __future__ import annotations
 
 import struct
-import zlib
-from dataclasses import dataclass
 from enum import IntEnum
 from hashlib import blake2b
 from typing import Final
 
+import msgspec
+
 FILE_MAGIC: Final = b"HBRJNL"
 FORMAT_VERSION: Final = 1
 FILE_HEADER: Final = struct.Struct("<6sH")
-FRAME_HEADER: Final = struct.Struct("<III")
-FRAME_HEADER_PREFIX_SIZE: Final = 8
+FRAME_HEADER: Final = struct.Struct("<II8s")
 BODY_HEAD: Final = struct.Struct("<BQq32s")
 CHAIN_HASH_SIZE: Final = 32
+CHECK_SIZE: Final = 8
 GENESIS_CHAIN_HASH: Final = bytes(CHAIN_HASH_SIZE)
+LENGTH_MASK: Final = 0xFFFFFFFF
 
 _pack_body_head = BODY_HEAD.pack
-_pack_length_and_crc = struct.Struct("<II").pack
-_pack_u32 = struct.Struct("<I").pack
+_pack_frame_header = FRAME_HEADER.pack
+_blake2b_256 = blake2b(digest_size=CHAIN_HASH_SIZE)
 
 
 class RecordKind(IntEnum):
@@ -60,8 +64,7 @@ class RecordKind(IntEnum):
     CHECKPOINT = 2
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JournalRecord:
+class JournalRecord(msgspec.Struct, frozen=True):
     """One decoded, verified record."""
 
     kind: RecordKind
@@ -79,23 +82,20 @@ def file_header() -> bytes:
 
 def chain_hash(prev_chain_hash: bytes, body: bytes) -> bytes:
     """Return blake2b-256(prev_chain_hash || body)."""
-    return blake2b(prev_chain_hash + body, digest_size=CHAIN_HASH_SIZE).digest()
+    digest = _blake2b_256.copy()
+    digest.update(prev_chain_hash + body)
+    return digest.digest()
 
 
-def encode_frame(
-    kind: RecordKind, seq: int, ts_ns: int, prev_chain_hash: bytes, payload: bytes
-) -> tuple[bytes, bytes]:
+def encode_frame(kind: int, seq: int, ts_ns: int, prev_chain_hash: bytes, payload: bytes) -> tuple[bytes, bytes]:
     """Return the framed bytes of one record and the record's chain hash."""
     body = _pack_body_head(kind, seq, ts_ns, prev_chain_hash) + payload
-    length_and_crc = _pack_length_and_crc(len(body), zlib.crc32(body))
-    frame = length_and_crc + _pack_u32(zlib.crc32(length_and_crc)) + body
-    return frame, blake2b(prev_chain_hash + body, digest_size=CHAIN_HASH_SIZE).digest()
-
-
-def is_frame_header_valid(header: bytes) -> bool:
-    """Return whether the header's own CRC matches its length and body-CRC fields."""
-    (_, _, header_crc) = FRAME_HEADER.unpack(header)
-    return zlib.crc32(header[:FRAME_HEADER_PREFIX_SIZE]) == header_crc
+    digest = _blake2b_256.copy()
+    digest.update(prev_chain_hash + body)
+    record_hash = digest.digest()
+    body_len = len(body)
+    header = _pack_frame_header(body_len, body_len ^ LENGTH_MASK, record_hash[:CHECK_SIZE])
+    return header + body, record_hash
 
 
 def order_violation(kind: int, seq: int, ts_ns: int, last_seq: int, last_ts_ns: int) -> str | None:

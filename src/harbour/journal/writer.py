@@ -51,6 +51,9 @@ from harbour.kernel.errors import HarbourError, JournalCorrupt
 
 _log = logging.getLogger(__name__)
 
+_COMMAND: Final = int(RecordKind.COMMAND)
+_CHECKPOINT: Final = int(RecordKind.CHECKPOINT)
+
 INDEX_EVERY_COMMANDS: Final = 1024
 """How many command records lie between two entries of the in-memory seek index."""
 
@@ -176,7 +179,7 @@ class FileJournal:
         if seq <= self._last_seq or ts_ns < self._last_ts_ns or not self._is_writable:
             self._refuse(RecordKind.COMMAND, seq, ts_ns)
         prev_chain = self._last_chain
-        frame, self._last_chain = encode_frame(RecordKind.COMMAND, seq, ts_ns, prev_chain, payload)
+        frame, self._last_chain = encode_frame(_COMMAND, seq, ts_ns, prev_chain, payload)
         self._commands_since_index += 1
         if self._commands_since_index == INDEX_EVERY_COMMANDS:
             self._commands_since_index = 0
@@ -197,9 +200,7 @@ class FileJournal:
         """Buffer a CHECKPOINT record taken after the command ``seq`` (the last one)."""
         if seq != self._last_seq or ts_ns < self._last_ts_ns or not self._is_writable:
             self._refuse(RecordKind.CHECKPOINT, seq, ts_ns)
-        frame, self._last_chain = encode_frame(
-            RecordKind.CHECKPOINT, seq, ts_ns, self._last_chain, state_hash
-        )
+        frame, self._last_chain = encode_frame(_CHECKPOINT, seq, ts_ns, self._last_chain, state_hash)
         self._buffer += frame
         self._last_ts_ns = ts_ns
 

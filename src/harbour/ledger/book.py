@@ -14,7 +14,7 @@ which accounts must never be negative.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 
 from harbour.kernel.errors import InvariantBroken
 
@@ -54,26 +54,26 @@ class Ledger:
 
     # --- writing ---------------------------------------------------------------
 
-    def post(self, postings: Iterable[tuple[LedgerAccount, str, int]]) -> int:
+    def post(self, postings: Sequence[tuple[LedgerAccount, str, int]]) -> int:
         """Apply a balanced set of postings atomically and return its transfer id.
 
         Raises InvariantBroken (a bug, not a reject) if the postings do not sum to
-        zero per asset: callers must compute amounts once and post them both ways.
+        zero per asset, after undoing them: callers compute each amount once and post
+        it both ways. Checking and applying happen in one pass over the postings.
         """
-        postings = tuple(postings)
+        balances = self._balances
         net: dict[str, int] = {}
-        for _, asset, amount in postings:
+        for account, asset, amount in postings:
+            wallet = balances.get(account)
+            if wallet is None:
+                wallet = balances[account] = {}
+            wallet[asset] = wallet.get(asset, 0) + amount
             net[asset] = net.get(asset, 0) + amount
         for asset, total in net.items():
-            if total != 0:
+            if total:
+                for account, asset_, amount in postings:
+                    balances[account][asset_] -= amount
                 raise InvariantBroken(f"unbalanced transfer: {asset} nets to {total}")
-        balances = self._balances
-        for account, asset, amount in postings:
-            if amount:
-                wallet = balances.get(account)
-                if wallet is None:
-                    wallet = balances[account] = {}
-                wallet[asset] = wallet.get(asset, 0) + amount
         transfer_id = self._next_transfer_id
         self._next_transfer_id = transfer_id + 1
         return transfer_id

@@ -110,7 +110,6 @@ class Account:
         "positions",
         "client_order_ids",
         "open_orders",
-        "collateral_cache",
     )
 
     def __init__(self, account_id: int, kind: AccountKind, pi_expiry_ns: int, legal_entity: str) -> None:
@@ -126,8 +125,6 @@ class Account:
         self.client_order_ids: dict[str, int] = {}
         # resting order id -> instrument (derived from the books, not exported)
         self.open_orders: dict[int, str] = {}
-        # ((register version, wallet items), collateral value): see margin.cross_collateral
-        self.collateral_cache: tuple[object, int] | None = None
 
     def position(self, instrument: str) -> Position:
         pos = self.positions.get(instrument)

@@ -102,7 +102,7 @@ class TransferPosted(_Event, tag="transfer_posted"):
 
     transfer_id: int
     kind: str
-    postings: tuple[tuple[str, str, int], ...]  # (ledger account, asset, signed amount)
+    postings: tuple[tuple[int | str, str, int], ...]  # (ledger account, asset, signed amount)
     reference: str = ""
 
 

@@ -40,7 +40,7 @@ def _transfer(
             ts_ns=ts,
             transfer_id=transfer_id,
             kind=kind,
-            postings=tuple((str(a), s, v) for a, s, v in postings),
+            postings=tuple(postings),
             reference=reference,
         )
     )

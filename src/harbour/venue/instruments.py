@@ -35,6 +35,7 @@ class Instrument:
         "unit_value",
         "state",
         "ref_price",
+        "clearing_account",
         "spec",
     )
 
@@ -60,6 +61,7 @@ class Instrument:
         self.market_collar_bps = spec.market_collar_bps
         self.sfc_approval_ref = spec.sfc_approval_ref
         self.unit_value = 10 ** (MONEY_DECIMALS - spec.price_decimals - spec.qty_decimals)
+        self.clearing_account = "CLEARING:" + spec.instrument  # see state.clearing_account
         self.state = InstrumentState.OPEN
         self.ref_price = 0
 

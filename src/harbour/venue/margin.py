@@ -16,6 +16,7 @@ All integer; every rounding is in the platform's favour.
 
 from __future__ import annotations
 
+from harbour.compliance.margin_assets import COLLATERAL_DENOMINATOR
 from harbour.kernel.money import FX_SCALE, PPM
 from harbour.venue.accounts import Account, Position
 from harbour.venue.instruments import Instrument
@@ -58,22 +59,12 @@ def unrealised_pnl(pos: Position, inst: Instrument) -> int:
 
 
 def cross_collateral(state: VenueState, acct: Account) -> int:
-    """Eligible collateral of the cross wallet, after haircut and FX, risk currency.
-
-    Cached per account, keyed by the register version and the wallet's exact contents,
-    so it is recomputed whenever a balance, haircut, FX rate or eligibility changes.
-    """
+    """Eligible collateral of the cross wallet, after haircut and FX, risk currency (rounded down per asset)."""
     reg = state.registry
-    wallet = state.ledger.wallet(acct.account_id)
-    key = (reg.version, tuple(wallet.items()))
-    cached = acct.collateral_cache
-    if cached is not None and cached[0] == key:
-        return cached[1]
     total = 0
-    for asset, balance in wallet.items():
+    for asset, balance in state.ledger.wallet(acct.account_id).items():
         if balance > 0:
-            total += reg.collateral_value(asset, balance, RISK_CURRENCY)
-    acct.collateral_cache = (key, total)
+            total += (balance * reg.collateral_factor(asset, RISK_CURRENCY)) // COLLATERAL_DENOMINATOR
     return total
 
 

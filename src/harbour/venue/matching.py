@@ -23,7 +23,7 @@ from harbour.venue.commands import SelfTradePrevention, Side
 from harbour.venue.events import OrderCancelled, TradeExecuted, TransferPosted
 from harbour.venue.instruments import Instrument
 from harbour.venue.settlement import cover_shortfall, pay
-from harbour.venue.state import FEE_INCOME, VenueState, clearing_account, isolated_account
+from harbour.venue.state import FEE_INCOME, VenueState, isolated_account
 
 _EXPIRE_TAKER = SelfTradePrevention.EXPIRE_TAKER
 _EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
@@ -237,19 +237,20 @@ def _execute(
 
     postings: list[tuple[int | str, str, int]] = []
     missing = 0
+    balances = st.ledger
     for acct, pos, fee, pnl in ((taker_acct, taker_pos, taker_fee, taker_pnl), (maker_acct, maker_pos, maker_fee, maker_pnl)):
         net = pnl - fee
         if not net:
             continue
         wallet: int | str = isolated_account(acct.account_id, sym) if pos.isolated else acct.account_id
-        if net > 0:
+        if net > 0 or balances.balance(wallet, asset) >= -net:
             postings.append((wallet, asset, net))
         else:
             missing += pay(st, wallet, not pos.isolated, asset, -net, postings)
     if missing:
         cover_shortfall(st, asset, missing, postings)
     if taker_pnl or maker_pnl:
-        postings.append((clearing_account(sym), asset, -(taker_pnl + maker_pnl)))
+        postings.append((inst.clearing_account, asset, -(taker_pnl + maker_pnl)))
     if taker_fee or maker_fee:
         postings.append((FEE_INCOME, asset, taker_fee + maker_fee))
 
@@ -284,7 +285,7 @@ def _execute(
                 ts_ns=ts,
                 transfer_id=transfer_id,
                 kind="TRADE_SETTLEMENT",
-                postings=tuple((str(a), s, v) for a, s, v in postings),
+                postings=tuple(postings),
                 reference=f"trade:{trade_id}",
             )
         )

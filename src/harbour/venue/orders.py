@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harbour.compliance.rules import can_increase_exposure
 from harbour.kernel.errors import RejectCode
-from harbour.kernel.money import BPS
+from harbour.kernel.money import BPS, FX_SCALE
 from harbour.venue.accounts import Account, Position
 from harbour.venue.book import Order, OrderBook
 from harbour.venue.commands import (
@@ -115,8 +115,8 @@ def _margin_problem(
     if ccy == RISK_CURRENCY:
         required = requirement + after - before
     else:
-        reg = st.registry
-        required = requirement + reg.convert_up(after, ccy, RISK_CURRENCY) - reg.convert_up(before, ccy, RISK_CURRENCY)
+        rate = st.registry.fx_e8[(ccy, RISK_CURRENCY)]
+        required = requirement - ((-after * rate) // FX_SCALE) + ((-before * rate) // FX_SCALE)
     if required > equity:
         return C.INSUFFICIENT_MARGIN, {"required": required, "available": equity, "currency": RISK_CURRENCY}
     return None
