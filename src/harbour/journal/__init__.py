@@ -20,7 +20,8 @@ from harbour.journal.records import JournalRecord, RecordKind
 from harbour.journal.replay import ReplayReport, recover, replay
 from harbour.journal.sequencer import Sequencer
 from harbour.journal.snapshot import Snapshot, SnapshotStore
-from harbour.journal.writer import FileJournal, JournalFailed, JournalLocked
+from harbour.journal.writer import FileJournal
+from harbour.kernel.errors import JournalFailed, JournalLocked
 
 __all__ = [
     "CommandCodec",

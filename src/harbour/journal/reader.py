@@ -1,8 +1,8 @@
 """Sequential, verifying reads of journal frames.
 
-Owns the verification pass: every frame read is checked for its header CRC, body
-CRC, hash-chain link and ordering (see ``records``), and the decision of what counts
-as a torn tail versus corruption.
+Owns the verification pass: every frame read is checked for its length fields, its
+check, its hash-chain link and its ordering (see ``records``), and the decision of
+what counts as a torn tail versus corruption.
 
 Torn tail (an append that was never acknowledged because its fsync never returned;
 it is reported, and the writer truncates it away):
@@ -108,7 +108,9 @@ class RecordScanner:
                     violation = order_violation(kind, seq, ts_ns, last_seq, last_ts)
                     if violation is not None:
                         raise JournalCorrupt(f"{violation} at offset {offset}")
-                record = JournalRecord(kinds[kind], seq, ts_ns, prev_chain, record_hash, body[head_size:])
+                record = JournalRecord(
+                    kinds[kind], seq, ts_ns, prev_chain, record_hash, body[head_size:]
+                )
                 prev_chain = record_hash
                 last_seq = seq
                 last_ts = ts_ns
@@ -126,7 +128,9 @@ class RecordScanner:
         If either copy of the length says the frame ends exactly at the end of the
         file, this is the last record, damaged: a torn tail.
         """
-        ends = {offset + FRAME_HEADER.size + length for length in (body_len, inverted_len ^ LENGTH_MASK)}
+        ends = {
+            offset + FRAME_HEADER.size + length for length in (body_len, inverted_len ^ LENGTH_MASK)
+        }
         if self._end in ends:
             self.torn_bytes = self._end - offset
             return
@@ -136,7 +140,9 @@ class RecordScanner:
         """Classify a frame whose check failed: a broken chain, a torn tail or damage."""
         (_, _, _, link) = BODY_HEAD.unpack_from(body)
         if chain_hash(link, body)[:CHECK_SIZE] == check:
-            raise JournalCorrupt(f"hash chain broken at offset {offset}: an earlier record was changed")
+            raise JournalCorrupt(
+                f"hash chain broken at offset {offset}: an earlier record was changed"
+            )
         self._settle_damage(offset, frame_end, "check mismatch")
 
     def _settle_damage(self, frame_offset: int, zeros_from: int, what: str) -> None:

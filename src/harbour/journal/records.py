@@ -87,7 +87,9 @@ def chain_hash(prev_chain_hash: bytes, body: bytes) -> bytes:
     return digest.digest()
 
 
-def encode_frame(kind: int, seq: int, ts_ns: int, prev_chain_hash: bytes, payload: bytes) -> tuple[bytes, bytes]:
+def encode_frame(
+    kind: int, seq: int, ts_ns: int, prev_chain_hash: bytes, payload: bytes
+) -> tuple[bytes, bytes]:
     """Return the framed bytes of one record and the record's chain hash."""
     body = _pack_body_head(kind, seq, ts_ns, prev_chain_hash) + payload
     digest = _blake2b_256.copy()

@@ -56,7 +56,9 @@ class _Tally:
     mismatched_seqs: tuple[int, ...]
 
 
-def replay(path: str | os.PathLike[str], factory: EngineFactory, codec: CommandCodec) -> ReplayReport:
+def replay(
+    path: str | os.PathLike[str], factory: EngineFactory, codec: CommandCodec
+) -> ReplayReport:
     """Replay the journal at ``path`` into a fresh engine and check every checkpoint.
 
     Opens the journal as its writer would (so a torn tail is truncated, and a journal
@@ -130,13 +132,16 @@ def _recover_into(
     else:
         if snapshot.seq > journal.last_seq:
             raise JournalCorrupt(
-                f"snapshot at seq {snapshot.seq} is ahead of the journal (last seq {journal.last_seq})"
+                f"snapshot at seq {snapshot.seq} is ahead of the journal "
+                f"(last seq {journal.last_seq})"
             )
         engine = factory.restore(snapshot.state)
         records = _anchored_tail(journal.records(after_seq=snapshot.seq - 1), snapshot)
     tally = _apply_records(engine, records, codec)
     if tally.mismatched_seqs:
-        raise InvariantBroken(f"replayed state differs from checkpoints at seqs {list(tally.mismatched_seqs)}")
+        raise InvariantBroken(
+            f"replayed state differs from checkpoints at seqs {list(tally.mismatched_seqs)}"
+        )
     return engine
 
 
@@ -158,4 +163,6 @@ def _anchored_tail(records: Iterable[JournalRecord], snapshot: Snapshot) -> Iter
             break
         yield record
     if not is_anchored:
-        raise JournalCorrupt(f"snapshot at seq {snapshot.seq} does not match the journal's hash chain")
+        raise JournalCorrupt(
+            f"snapshot at seq {snapshot.seq} does not match the journal's hash chain"
+        )

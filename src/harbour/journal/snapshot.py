@@ -132,4 +132,3 @@ def _load(path: Path) -> Snapshot | None:
     if path.name != _file_name(seq):
         return None
     return Snapshot(seq=seq, chain_hash=chain_hash, state=state)
-

@@ -11,7 +11,7 @@ take its place.
 
 Invariants:
 
-* ``open`` verifies the whole file (CRCs, chain, ordering) before any append. A torn
+* ``open`` verifies the whole file (checks, chain, ordering) before any append. A torn
   tail is truncated away and reported in ``torn_bytes_truncated``: it was never
   acknowledged, since its fsync never returned. Any other damage raises
   ``JournalCorrupt``.
@@ -47,7 +47,7 @@ from harbour.journal.records import (
     encode_frame,
     file_header,
 )
-from harbour.kernel.errors import HarbourError, JournalCorrupt
+from harbour.kernel.errors import JournalCorrupt, JournalFailed, JournalLocked
 
 _log = logging.getLogger(__name__)
 
@@ -56,14 +56,6 @@ _CHECKPOINT: Final = int(RecordKind.CHECKPOINT)
 
 INDEX_EVERY_COMMANDS: Final = 1024
 """How many command records lie between two entries of the in-memory seek index."""
-
-
-class JournalLocked(HarbourError):
-    """Another open ``FileJournal`` (in this or another process) holds the file."""
-
-
-class JournalFailed(HarbourError):
-    """An earlier write or fsync failed; reopen the journal to recover."""
 
 
 class FileJournal:
@@ -200,7 +192,9 @@ class FileJournal:
         """Buffer a CHECKPOINT record taken after the command ``seq`` (the last one)."""
         if seq != self._last_seq or ts_ns < self._last_ts_ns or not self._is_writable:
             self._refuse(RecordKind.CHECKPOINT, seq, ts_ns)
-        frame, self._last_chain = encode_frame(_CHECKPOINT, seq, ts_ns, self._last_chain, state_hash)
+        frame, self._last_chain = encode_frame(
+            _CHECKPOINT, seq, ts_ns, self._last_chain, state_hash
+        )
         self._buffer += frame
         self._last_ts_ns = ts_ns
 
@@ -307,4 +301,3 @@ def _check_file_header(fd: int, path: Path) -> None:
         raise JournalCorrupt(f"{path} is not a journal file")
     if version != FORMAT_VERSION:
         raise JournalCorrupt(f"{path} has journal format {version}, expected {FORMAT_VERSION}")
-

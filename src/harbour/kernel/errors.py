@@ -6,6 +6,13 @@ structured detail. An exception means a bug (an invariant broke) or an I/O failu
 Codes are stable and grouped by subsystem: 1xxx request, 2xxx margin/risk,
 3xxx matching, 4xxx ledger/account, 5xxx broker, 6xxx compliance, 9xxx system.
 A code is never renumbered or reused; a retired code stays, marked deprecated.
+
+Exception tree:
+    HarbourError
+      InvariantBroken   a core invariant broke: stop the engine
+      JournalCorrupt    checksum or hash chain failed before the tail
+      JournalLocked     another writer holds the journal
+      JournalFailed     a write or fsync failed; reopen to recover
 """
 
 from __future__ import annotations
@@ -80,3 +87,11 @@ class InvariantBroken(HarbourError):
 
 class JournalCorrupt(HarbourError):
     """The journal failed its checksum or hash-chain verification."""
+
+
+class JournalLocked(HarbourError):
+    """Another open journal writer (in this or another process) holds the file."""
+
+
+class JournalFailed(HarbourError):
+    """An earlier journal write or fsync failed; reopen the journal to recover."""
