@@ -77,6 +77,8 @@ def fillable_qty(st: VenueState, book: OrderBook, taker: Order, sym: str, limit_
     """Quantity a taker could fill now (dry run for fill-or-kill), ignoring its own group."""
     side = book.asks if taker.is_buy else book.bids
     total = 0
+    # reduce-only makers of one account share that account's reducible position
+    reducible_left: dict[int, int] = {}
     for price in side.prices_best_first():
         if (price > taker.price) if taker.is_buy else (price < taker.price):
             break
@@ -85,8 +87,11 @@ def fillable_qty(st: VenueState, book: OrderBook, taker: Order, sym: str, limit_
                 continue
             q = maker.qty
             if maker.reduce_only:
-                avail = reducible_qty(st.accounts[maker.account].positions[sym], maker.is_buy)
-                q = min(q, avail)
+                left = reducible_left.get(maker.account)
+                if left is None:
+                    left = reducible_qty(st.accounts[maker.account].positions[sym], maker.is_buy)
+                q = min(q, left)
+                reducible_left[maker.account] = left - q
             total += q
             if total >= limit_qty:
                 return total

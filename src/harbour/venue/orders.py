@@ -20,6 +20,7 @@ from harbour.venue.commands import (
     InstrumentState,
     OrderType,
     PlaceOrder,
+    SelfTradePrevention,
     Side,
     TimeInForce,
 )
@@ -40,6 +41,7 @@ _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _POST_ONLY = TimeInForce.POST_ONLY
 _CLIENT = AccountKind.CLIENT
+_EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
 _EMPTY = Position()
 
 
@@ -229,7 +231,9 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
     )
 
     # --- match, then rest or expire -----------------------------------------------------
-    stopped = match(st, inst, book, order, acct, pos, cmd.stp, seq, ts, out) if crosses else ""
+    # a fill-or-kill taker always expires self-trading makers (decision D9), so it fills all or nothing
+    stp = _EXPIRE_MAKER if tif is _FOK else cmd.stp
+    stopped = match(st, inst, book, order, acct, pos, stp, seq, ts, out) if crosses else ""
     if order.qty:
         if not stopped and (tif is _GTC or tif is _POST_ONLY):
             book.rest(order)
