@@ -95,6 +95,15 @@ class OrderTracker:
         prices = [o.price for o in self.orders.values() if not o.is_buy and o.instrument == instrument and o.account != exclude_account]
         return min(prices) if prices else None
 
+    def best_order(self, instrument: str, is_buy: bool, exclude_account: int = 0) -> RestingOrder | None:
+        """The resting order at the best price of one side (earliest first at a price)."""
+        best: RestingOrder | None = None
+        for o in self.orders.values():
+            if o.is_buy is is_buy and o.instrument == instrument and o.account != exclude_account:
+                if best is None or (o.price > best.price if is_buy else o.price < best.price):
+                    best = o
+        return best
+
     def _on_accepted(self, event: OrderAccepted) -> None:
         order = RestingOrder(
             event.order_id, event.account, event.instrument, event.side is _BUY, event.price, event.qty, event.client_order_id

@@ -53,10 +53,11 @@ class Position:
         close = qty if qty < old_abs else old_abs
         if close == old_abs:
             removed = self.cost
-        elif old > 0:
-            removed = -((-self.cost * close) // old_abs)  # round up: realised rounds down
         else:
-            removed = (self.cost * close) // old_abs  # cost < 0: floor keeps realised low
+            # round the removed cost up (toward +infinity) on both sides: a long's realised
+            # PnL is close*price - removed, a short's is -removed - close*price, so either way
+            # realised PnL rounds down
+            removed = -((-self.cost * close) // old_abs)
         if old > 0:
             realised = close * price - removed
         else:

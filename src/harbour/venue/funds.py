@@ -121,7 +121,9 @@ def withdraw(st: VenueState, seq: int, ts: int, cmd: Withdraw, out: list[object]
                 cmd.asset, balance - cmd.amount, RISK_CURRENCY
             )
             equity, requirement = cross_equity_and_requirement(st, acct)
-            if value_lost and equity - value_lost < requirement:
+            # checked for every asset, eligible or not: an account below its requirement
+            # keeps all it holds (its assets pay its losses before any platform layer)
+            if equity - value_lost < requirement:
                 problem = C.INSUFFICIENT_FREE_COLLATERAL, {"remaining": equity - value_lost, "required": requirement}
     if problem is not None:
         out.append(rejected(seq, ts, "withdraw", problem[0], **problem[1]))

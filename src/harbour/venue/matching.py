@@ -19,12 +19,14 @@ from collections import OrderedDict
 from harbour.kernel.money import PPM
 from harbour.venue.accounts import Account, Position
 from harbour.venue.book import Order, OrderBook
-from harbour.venue.commands import SelfTradePrevention, Side
+from harbour.venue.commands import AccountKind, InstrumentState, SelfTradePrevention, Side
 from harbour.venue.events import OrderCancelled, TradeExecuted, TransferPosted
 from harbour.venue.instruments import Instrument
 from harbour.venue.settlement import cover_shortfall, pay
 from harbour.venue.state import FEE_INCOME, VenueState, isolated_account
 
+_CLIENT = AccountKind.CLIENT
+_CLOSE_ONLY = InstrumentState.CLOSE_ONLY
 _EXPIRE_TAKER = SelfTradePrevention.EXPIRE_TAKER
 _EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
 _BUY = Side.BUY
@@ -73,7 +75,14 @@ def cancel_resting(
     order.qty = 0
 
 
-def fillable_qty(st: VenueState, book: OrderBook, taker: Order, sym: str, limit_qty: int) -> int:
+def maker_may_only_reduce(maker: Order, maker_acct: Account, close_only: bool, ts: int) -> bool:
+    """A resting order fills only to reduce when it is reduce-only, when its instrument is
+    close-only, or when its owner is a client whose professional-investor status has
+    lapsed by the time of the trade."""
+    return maker.reduce_only or close_only or (maker_acct.kind is _CLIENT and ts >= maker_acct.pi_expiry_ns)
+
+
+def fillable_qty(st: VenueState, book: OrderBook, taker: Order, sym: str, limit_qty: int, close_only: bool, ts: int) -> int:
     """Quantity a taker could fill now (dry run for fill-or-kill), ignoring its own group."""
     side = book.asks if taker.is_buy else book.bids
     total = 0
@@ -86,10 +95,11 @@ def fillable_qty(st: VenueState, book: OrderBook, taker: Order, sym: str, limit_
             if maker.stp_group == taker.stp_group:
                 continue
             q = maker.qty
-            if maker.reduce_only:
+            maker_acct = st.accounts[maker.account]
+            if maker_may_only_reduce(maker, maker_acct, close_only, ts):
                 left = reducible_left.get(maker.account)
                 if left is None:
-                    left = reducible_qty(st.accounts[maker.account].positions[sym], maker.is_buy)
+                    left = reducible_qty(maker_acct.positions[sym], maker.is_buy)
                 q = min(q, left)
                 reducible_left[maker.account] = left - q
             total += q
@@ -118,6 +128,7 @@ def match(
     levels = side.levels
     limit = taker.price
     accounts = st.accounts
+    close_only = inst.state is _CLOSE_ONLY
     while taker.qty:
         if not prices:
             return ""
@@ -139,7 +150,7 @@ def match(
                 maker_pos = maker_acct.positions[sym]
                 qty = taker.qty if taker.qty < maker.qty else maker.qty
                 clip = False
-                if maker.reduce_only:
+                if maker.reduce_only or close_only or (maker_acct.kind is _CLIENT and ts >= maker_acct.pi_expiry_ns):
                     avail = reducible_qty(maker_pos, maker.is_buy)
                     if avail <= 0:
                         _cancel_front(st, sym, book, queue, maker, "REDUCE_ONLY_CLIPPED", seq, ts, out)
@@ -254,7 +265,7 @@ def _execute(
             missing += pay(st, wallet, not pos.isolated, asset, -net, postings)
     if missing:
         cover_shortfall(st, asset, missing, postings)
-    if taker_pnl or maker_pnl:
+    if taker_pnl + maker_pnl:
         postings.append((inst.clearing_account, asset, -(taker_pnl + maker_pnl)))
     if taker_fee or maker_fee:
         postings.append((FEE_INCOME, asset, taker_fee + maker_fee))

@@ -191,13 +191,14 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
         return
     order = Order(seq, acct.account_id, is_buy, price, qty, acct.is_mm, reduce_only, cmd.client_order_id, acct.stp_group)
     if tif is _FOK:
-        fillable = fillable_qty(st, book, order, sym, qty) if crosses else 0
+        fillable = fillable_qty(st, book, order, sym, qty, inst.state is _CLOSE_ONLY, ts) if crosses else 0
         if fillable < qty:
             out.append(rejected(seq, ts, "place_order", C.FOK_NOT_FILLABLE, qty=qty, fillable=fillable))
             return
 
-    # --- pre-trade margin -----------------------------------------------------------
-    problem = _margin_problem(st, acct, inst, pos, is_buy, qty, price, None)
+    # --- pre-trade margin: a reduce-only order is clipped at every fill so it can never
+    # add exposure; it is always allowed, so an under-margined client can always close ---
+    problem = None if reduce_only else _margin_problem(st, acct, inst, pos, is_buy, qty, price, None)
     if problem is not None:
         out.append(rejected(seq, ts, "place_order", problem[0], **problem[1]))
         return
@@ -335,7 +336,7 @@ def amend_order(st: VenueState, seq: int, ts: int, cmd: AmendOrder, out: list[ob
                 problem = C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED, {"account": acct.account_id}
             elif grows and inst.state is _CLOSE_ONLY and not order.reduce_only:
                 problem = C.INSTRUMENT_CLOSE_ONLY, {"instrument": sym}
-            else:
+            elif not order.reduce_only:
                 problem = _margin_problem(st, acct, inst, pos, order.is_buy, cmd.qty, cmd.price, order)
     if problem is not None or order is None or pos is None:
         code, detail = problem or (C.UNKNOWN_ORDER, {"order": cmd.order_id})

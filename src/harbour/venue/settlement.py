@@ -16,10 +16,11 @@ participant balance is ever negative: a client never loses more than it posted.
 from __future__ import annotations
 
 from harbour.kernel.assets import AssetKind
-from harbour.kernel.money import FX_SCALE
+from harbour.kernel.money import BPS, FX_SCALE
 from harbour.ledger.book import LedgerAccount
 from harbour.venue.state import DEFICIT, FX_CONVERSION, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState
 
+_RATE_DENOMINATOR = FX_SCALE * BPS
 _KIND_ORDER = {AssetKind.FIAT: 0, AssetKind.TOKENISED_DEPOSIT: 1, AssetKind.STABLECOIN: 2}
 
 Postings = list[tuple[LedgerAccount, str, int]]
@@ -43,23 +44,35 @@ def pay(state: VenueState, wallet: LedgerAccount, can_convert: bool, asset: str,
 
 
 def _convert(state: VenueState, wallet: LedgerAccount, asset: str, missing: int, postings: Postings) -> int:
+    """Convert the wallet's other assets into ``asset`` to pay ``missing``; return what is still unpaid.
+
+    Eligible margin assets go first, at the FX rate. Assets that are no longer eligible
+    (a stablecoin whose issuer left the register, a tokenised deposit whose bank left
+    the allowlist) still belong to the client and pay its losses before any platform
+    layer does, at the FX rate less their haircut. Virtual assets are never held here.
+    """
     reg = state.registry
     target_ccy = reg.assets[asset].currency
     candidates = []
     for other, bal in state.ledger.wallet(wallet).items():
-        if other == asset or bal <= 0 or not reg.is_eligible(other):
+        if other == asset or bal <= 0:
             continue
         spec = reg.assets[other]
+        if spec.kind is AssetKind.VIRTUAL_ASSET:
+            continue
         rate = reg.fx_rate_e8(spec.currency, target_ccy)
         if rate is None:
             continue
-        candidates.append((spec.currency != target_ccy, _KIND_ORDER.get(spec.kind, 9), other, bal, rate))
-    for _, _, other, bal, rate in sorted(candidates):
-        need_units = -((-missing * FX_SCALE) // rate)  # client gives the rounded-up amount
+        eligible = reg.is_eligible(other)
+        keep_bps = BPS if eligible else BPS - spec.haircut_bps
+        order = (not eligible, spec.currency != target_ccy, _KIND_ORDER.get(spec.kind, 9), other)
+        candidates.append((order, other, bal, rate * keep_bps))
+    for _, other, bal, value_e12 in sorted(candidates):
+        need_units = -((-missing * _RATE_DENOMINATOR) // value_e12)  # client gives the rounded-up amount
         if need_units <= bal:
             give, got = need_units, missing
         else:
-            give, got = bal, (bal * rate) // FX_SCALE
+            give, got = bal, (bal * value_e12) // _RATE_DENOMINATOR
         if got <= 0:
             continue
         postings.append((wallet, other, -give))

@@ -1,0 +1,247 @@
+"""The ``harbour`` command line: run a simulated session, replay a journal.
+
+Owns presentation only: parsing options, progress display and the summary tables.
+The work is done by ``harbour.sim`` (simulate) and ``harbour.journal`` (replay).
+
+Exit codes: 0 healthy; 1 an invariant failed or a replay checkpoint mismatched;
+2 the journal could not be read (corrupt, locked, missing) or the engine raised.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harbour.journal import CommandCodec, replay as replay_journal
+from harbour.kernel.errors import HarbourError
+from harbour.kernel.money import MICRO, format_units
+from harbour.sim.clock import NS_PER_SECOND
+from harbour.sim.harness import (
+    JOURNAL_FILE_NAME,
+    HarnessConfig,
+    InstrumentStats,
+    SimulationSummary,
+    default_journal_dir,
+    run_simulation,
+)
+from harbour.sim.scenario import ScenarioConfig
+from harbour.venue import VenueEngine, VenueEngineFactory, check_all
+from harbour.venue.commands import VenueCommand
+
+EXIT_OK: Final = 0
+EXIT_UNHEALTHY: Final = 1
+EXIT_ERROR: Final = 2
+
+app = typer.Typer(
+    name="harbour",
+    help="Harbour: a deterministic, event-sourced venue for HK-regulated BTC/ETH perpetuals.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(highlight=False)
+
+
+@app.callback()
+def main() -> None:
+    """Harbour venue tools."""
+
+
+# --- simulate ----------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    seed: Annotated[int, typer.Option(help="Seed of the session: the same seed gives the same final state.")] = 7,
+    minutes: Annotated[float, typer.Option(min=0.01, help="Simulated minutes of trading.")] = 5.0,
+    journal_dir: Annotated[
+        Path | None, typer.Option("--journal-dir", help="Where to journal (overwritten). Default: var/sim-<seed>/.")
+    ] = None,
+    clients: Annotated[int, typer.Option(min=1, help="Number of professional-investor clients.")] = 40,
+    rate: Annotated[int, typer.Option(min=1, help="Client actions per simulated minute (the MM and the price feed add more).")] = 1_200,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Journal a state-hash checkpoint every N commands.")] = 1_000,
+    check_every: Annotated[int, typer.Option(min=1, help="Run every venue invariant every N commands.")] = 1_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
+) -> None:
+    """Run a seeded trading session through the sequencer and journal, then summarise it."""
+    scenario_config = ScenarioConfig(seed=seed, minutes=minutes, clients=clients, client_actions_per_minute=rate)
+    harness_config = HarnessConfig(
+        journal_dir=journal_dir if journal_dir is not None else default_journal_dir(seed),
+        checkpoint_every=checkpoint_every,
+        check_every=check_every,
+    )
+    total_s = scenario_config.duration_ns // NS_PER_SECOND
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]simulating[/] seed {task.fields[seed]}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TextColumn("[cyan]{task.fields[commands]:,}[/] commands"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+        disable=as_json,
+    )
+    with progress:
+        task = progress.add_task("sim", total=total_s, seed=seed, clock=_sim_clock(0, total_s), commands=0)
+
+        def report(elapsed_ns: int, total_ns: int, commands: int) -> None:
+            done = elapsed_ns // NS_PER_SECOND
+            progress.update(task, completed=done, clock=_sim_clock(done, total_s), commands=commands)
+
+        try:
+            summary = run_simulation(scenario_config, harness_config, progress=report)
+        except HarbourError as error:
+            progress.stop()
+            console.print(f"[bold red]simulation stopped:[/] {error}")
+            raise typer.Exit(EXIT_ERROR) from error
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        _print_summary(summary)
+    raise typer.Exit(EXIT_OK if summary.invariants_ok else EXIT_UNHEALTHY)
+
+
+def _sim_clock(done_s: int, total_s: int) -> str:
+    return f"{done_s // 60:02d}:{done_s % 60:02d} / {total_s // 60:02d}:{total_s % 60:02d} sim"
+
+
+def _print_summary(s: SimulationSummary) -> None:
+    session = Table(title=f"Harbour simulation: seed {s.seed}, {s.minutes:g} simulated minutes", show_header=False, title_justify="left")
+    session.add_column("metric", style="bold")
+    session.add_column("value", justify="right")
+    session.add_row("commands", f"{s.commands:,}")
+    session.add_row("commands / simulated minute", f"{s.commands / s.minutes:,.0f}")
+    session.add_row("accepted orders", f"{s.accepted_orders:,}")
+    session.add_row("rejects", f"{s.rejects_total:,}")
+    session.add_row("trades", f"{s.trades:,}")
+    for asset, amount in s.fees_collected.items():
+        session.add_row(f"fees collected ({asset})", _money(amount))
+    session.add_row("journal commits (fsync)", f"{s.journal_commits:,}")
+    checks_style = "green" if s.invariants_ok else "bold red"
+    session.add_row("invariant checks passed", f"[{checks_style}]{s.invariant_checks_passed} / {s.invariant_checks_run}[/]")
+    session.add_row("journal", s.journal_path)
+    session.add_row("wall time", f"{s.wall_seconds:.2f} s ({s.commands / s.wall_seconds:,.0f} commands/s)" if s.wall_seconds else "-")
+    console.print(session)
+
+    markets = Table(title="Instruments", title_justify="left")
+    markets.add_column("")
+    instruments = list(s.instruments.values())
+    for m in instruments:
+        markets.add_column(m.instrument, justify="right")
+
+    def qty(m: InstrumentStats, q: int) -> str:
+        whole, _, frac = format_units(q, m.qty_decimals).partition(".")
+        grouped = f"{int(whole):,}" + (f".{frac}" if frac else "")
+        return f"{grouped} {m.base_asset}"
+
+    rows: list[tuple[str, list[str]]] = [
+        ("trades", [f"{m.trades:,}" for m in instruments]),
+        ("volume", [qty(m, m.volume_qty) for m in instruments]),
+        ("notional", [f"{_money(m.volume_notional, 2)} {m.settlement_asset}" for m in instruments]),
+        ("affiliated-MM share of volume", [f"{m.mm_share:.1%}" for m in instruments]),
+        ("  MM as maker", [qty(m, m.mm_maker_qty) for m in instruments]),
+        ("  MM as taker", [qty(m, m.mm_taker_qty) for m in instruments]),
+        ("open interest", [qty(m, m.open_interest) for m in instruments]),
+    ]
+    for label, cells in rows:
+        markets.add_row(label, *cells)
+    console.print(markets)
+
+    if s.rejects:
+        rejects = Table(title="Rejects by reason", title_justify="left")
+        rejects.add_column("command")
+        rejects.add_column("reason")
+        rejects.add_column("count", justify="right")
+        for key, count in sorted(s.rejects.items(), key=lambda kv: (-kv[1], kv[0])):
+            command, _, reason = key.partition(": ")
+            rejects.add_row(command, reason, f"{count:,}")
+        console.print(rejects)
+
+    console.print(f"final state hash [bold]{s.final_state_hash}[/]", soft_wrap=True)
+    if s.findings:
+        console.print("[bold red]invariant findings:[/]")
+        for finding in s.findings:
+            console.print(f"  {finding}")
+    else:
+        console.print(f"[green]all {s.invariant_checks_run} invariant checks passed[/]")
+
+
+def _money(micro_units: int, decimals: int = 6) -> str:
+    """Format micro-units with thousands separators; with fewer decimals, truncate (display only)."""
+    sign = "-" if micro_units < 0 else ""
+    whole, frac = divmod(abs(micro_units), MICRO)
+    if decimals <= 0:
+        return f"{sign}{whole:,}"
+    digits = f"{frac:06d}"[:decimals]
+    return f"{sign}{whole:,}.{digits}"
+
+
+# --- replay ------------------------------------------------------------------------------
+
+
+class _RecordingFactory(VenueEngineFactory):
+    """A venue engine factory that remembers the engines it made (to check them after)."""
+
+    def __init__(self) -> None:
+        self.made: list[VenueEngine] = []
+
+    def new(self) -> VenueEngine:
+        engine = super().new()
+        self.made.append(engine)
+        return engine
+
+
+@app.command()
+def replay(
+    path: Annotated[Path, typer.Argument(help="A journal file, or a directory holding journal.log.")],
+    check_invariants: Annotated[bool, typer.Option(help="Also run every venue invariant on the replayed state.")] = True,
+) -> None:
+    """Replay a journal into a fresh venue, checking every checkpoint's state hash."""
+    journal_path = path / JOURNAL_FILE_NAME if path.is_dir() else path
+    if not journal_path.is_file():
+        console.print(f"[bold red]no journal at {journal_path}[/]")
+        raise typer.Exit(EXIT_ERROR)
+    factory = _RecordingFactory()
+    try:
+        with console.status(f"replaying {journal_path}"):
+            report = replay_journal(journal_path, factory, CommandCodec(VenueCommand))
+    except HarbourError as error:
+        console.print(f"[bold red]replay failed:[/] {error}")
+        raise typer.Exit(EXIT_ERROR) from error
+
+    matched = report.checkpoints_checked - len(report.mismatched_seqs)
+    table = Table(title=f"Replay of {journal_path}", show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("commands applied", f"{report.commands_applied:,}")
+    table.add_row("last seq", f"{report.last_seq:,}")
+    table.add_row("checkpoints checked", f"{report.checkpoints_checked:,}")
+    table.add_row("checkpoints matched", f"{matched:,}")
+    if report.torn_tail_truncated:
+        table.add_row("torn tail", "[yellow]truncated (never acknowledged)[/]")
+    console.print(table)
+    console.print(f"final state hash [bold]{report.final_state_hash}[/]", soft_wrap=True)
+
+    healthy = report.is_consistent
+    if healthy:
+        console.print("[green]all checkpoints matched[/]")
+    else:
+        shown = ", ".join(str(seq) for seq in report.mismatched_seqs[:20])
+        more = " ..." if len(report.mismatched_seqs) > 20 else ""
+        console.print(f"[bold red]{len(report.mismatched_seqs)} checkpoint(s) mismatched at seq {shown}{more}[/]")
+    if check_invariants and factory.made:
+        findings = check_all(factory.made[-1].state)
+        if findings:
+            healthy = False
+            console.print(f"[bold red]{len(findings)} invariant finding(s) on the replayed state:[/]")
+            for finding in findings[:20]:
+                console.print(f"  {finding.check}: {finding.message}")
+        else:
+            console.print("[green]all invariants hold on the replayed state[/]")
+    raise typer.Exit(EXIT_OK if healthy else EXIT_UNHEALTHY)
