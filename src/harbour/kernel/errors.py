@@ -45,6 +45,7 @@ class RejectCode(IntEnum):
     AMEND_NO_CHANGE = 1021
     FX_RATE_MISSING = 1022
     ACCOUNT_KIND_CANNOT_TRADE = 1023
+    AMOUNT_TOO_LARGE = 1024
 
     # 2xxx: margin and risk
     INSUFFICIENT_MARGIN = 2001

@@ -18,6 +18,16 @@ PPM: Final = 1_000_000  # fee rates and margin rates are parts per million
 BPS: Final = 10_000  # haircuts and price bands are basis points
 FX_SCALE: Final = 100_000_000  # FX rates are integers scaled by 1e8
 
+# Ceilings that keep every stored integer inside int64 (the journal's and snapshots'
+# integer encoding, and numpy columns later). Net holdings of one asset on the platform
+# are at most 1e16 micro-units (10 billion units). An account's reachable notional is at
+# most its equity x max leverage (<= 200), so every position's notional, cost basis, open
+# order value, the clearing account and every balance stay within about 2e18 < 9.2e18.
+MAX_NET_HOLDINGS: Final = 10**16
+MAX_PRICE: Final = 10**12  # price units
+MAX_FX_RATE_E8: Final = 10**16
+MAX_LEVERAGE: Final = 200
+
 
 def div_round_up(numerator: int, denominator: int) -> int:
     """Divide, rounding toward +infinity (use for requirements and charges)."""

@@ -62,18 +62,26 @@ class Ledger:
         it both ways. Checking and applying happen in one pass over the postings.
         """
         balances = self._balances
-        net: dict[str, int] = {}
+        first_asset = postings[0][1] if postings else ""
+        single_asset = True
+        total = 0
         for account, asset, amount in postings:
             wallet = balances.get(account)
             if wallet is None:
                 wallet = balances[account] = {}
             wallet[asset] = wallet.get(asset, 0) + amount
-            net[asset] = net.get(asset, 0) + amount
-        for asset, total in net.items():
-            if total:
-                for account, asset_, amount in postings:
-                    balances[account][asset_] -= amount
-                raise InvariantBroken(f"unbalanced transfer: {asset} nets to {total}")
+            total += amount
+            if asset != first_asset:
+                single_asset = False
+        if total or not single_asset:
+            net: dict[str, int] = {}
+            for _, asset, amount in postings:
+                net[asset] = net.get(asset, 0) + amount
+            unbalanced = [(asset, t) for asset, t in net.items() if t]
+            if unbalanced:
+                for account, asset, amount in postings:
+                    balances[account][asset] -= amount
+                raise InvariantBroken(f"unbalanced transfer: {unbalanced}")
         transfer_id = self._next_transfer_id
         self._next_transfer_id = transfer_id + 1
         return transfer_id

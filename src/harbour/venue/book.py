@@ -76,26 +76,32 @@ class Level:
 
 
 class BookSide:
-    """One side of the book. Bids: best is the highest price; asks: the lowest."""
+    """One side of the book. Bids: best is the highest price; asks: the lowest.
 
-    __slots__ = ("is_bid", "levels", "prices")
+    ``best`` is kept up to date on every level added or dropped, so reading the best
+    price costs one attribute load.
+    """
+
+    __slots__ = ("is_bid", "levels", "prices", "best")
 
     def __init__(self, is_bid: bool) -> None:
         self.is_bid = is_bid
         self.levels: dict[int, Level] = {}
         self.prices: SortedList = SortedList()
+        self.best: int | None = None
 
     def best_price(self) -> int | None:
-        prices = self.prices
-        if not prices:
-            return None
-        return prices[-1] if self.is_bid else prices[0]
+        return self.best
 
     def add(self, order: Order) -> None:
-        level = self.levels.get(order.price)
+        price = order.price
+        level = self.levels.get(price)
         if level is None:
-            level = self.levels[order.price] = Level()
-            self.prices.add(order.price)
+            level = self.levels[price] = Level()
+            self.prices.add(price)
+            best = self.best
+            if best is None or (price > best if self.is_bid else price < best):
+                self.best = price
         if order.is_mm:
             level.mms[order.order_id] = order
         else:
@@ -108,8 +114,15 @@ class BookSide:
         else:
             del level.clients[order.order_id]
         if not level.clients and not level.mms:
-            del self.levels[order.price]
-            self.prices.remove(order.price)
+            self.drop_level(order.price)
+
+    def drop_level(self, price: int) -> None:
+        """Remove an empty level and move ``best`` if it was the best."""
+        del self.levels[price]
+        prices = self.prices
+        prices.remove(price)
+        if price == self.best:
+            self.best = (prices[-1] if self.is_bid else prices[0]) if prices else None
 
     def prices_best_first(self) -> Iterator[int]:
         return reversed(self.prices) if self.is_bid else iter(self.prices)

@@ -7,7 +7,7 @@ from harbour.compliance.margin_assets import MarginAsset
 from harbour.compliance.rules import is_reference_eligible
 from harbour.kernel.assets import AssetKind
 from harbour.kernel.errors import RejectCode
-from harbour.kernel.money import BPS, FX_SCALE
+from harbour.kernel.money import BPS, FX_SCALE, MAX_FX_RATE_E8, MAX_PRICE
 from harbour.venue.book import OrderBook
 from harbour.venue.commands import (
     ListAsset,
@@ -119,7 +119,7 @@ def set_margin_asset_haircut(st: VenueState, seq: int, ts: int, cmd: SetMarginAs
 
 def set_fx_rate(st: VenueState, seq: int, ts: int, cmd: SetFxRate, out: list[object]) -> None:
     """Set base->quote; quote->base becomes floor(1e16 / rate), so both directions agree."""
-    if cmd.rate_e8 <= 0 or cmd.base == cmd.quote:
+    if not 0 < cmd.rate_e8 <= MAX_FX_RATE_E8 or cmd.base == cmd.quote:
         out.append(rejected(seq, ts, "set_fx_rate", C.INVALID_PARAMETER, problem="rate must be positive between two currencies"))
         return
     reg = st.registry
@@ -194,6 +194,9 @@ def set_reference_price(st: VenueState, seq: int, ts: int, cmd: SetReferencePric
         return
     if cmd.price <= 0:
         out.append(rejected(seq, ts, "set_reference_price", C.PRICE_NOT_POSITIVE, price=cmd.price))
+        return
+    if cmd.price > MAX_PRICE:
+        out.append(rejected(seq, ts, "set_reference_price", C.INVALID_PARAMETER, problem=f"price above the ceiling {MAX_PRICE}"))
         return
     inst.ref_price = cmd.price
     out.append(ReferencePriceSet(seq=seq, ts_ns=ts, instrument=cmd.instrument, price=cmd.price))

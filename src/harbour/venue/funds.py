@@ -3,14 +3,16 @@ withdrawals, platform funding, margin mode and isolated-margin transfers.
 
 Rules: only eligible margin assets may be deposited (fiat, licensed-issuer HKD
 stablecoins, allowlisted tokenised deposits; never a virtual asset). A withdrawal is
-allowed only from free collateral: after it, equity must still cover the initial margin
-of positions and open orders; and none is allowed while an unresolved deficit exists.
+allowed only from free collateral: after it, equity, counting unrealised losses but not
+unrealised gains, must still cover the initial margin of positions and open orders; and
+none is allowed while an unresolved deficit exists.
 """
 
 from __future__ import annotations
 
 from harbour.kernel.assets import AssetKind
 from harbour.kernel.errors import RejectCode
+from harbour.kernel.money import MAX_NET_HOLDINGS
 from harbour.ledger.book import LedgerAccount
 from harbour.venue.accounts import Account, Position
 from harbour.venue.commands import (
@@ -80,6 +82,14 @@ def _amount_problem(st: VenueState, asset: str, amount: int) -> tuple[RejectCode
     return None
 
 
+def _ceiling_problem(st: VenueState, asset: str, amount: int) -> tuple[RejectCode, dict[str, str | int]] | None:
+    """Money coming in may not take the platform's net holdings of an asset past the ceiling."""
+    net = st.external_in.get(asset, 0) - st.external_out.get(asset, 0)
+    if net + amount > MAX_NET_HOLDINGS:
+        return C.AMOUNT_TOO_LARGE, {"amount": amount, "asset": asset, "ceiling": MAX_NET_HOLDINGS}
+    return None
+
+
 def _eligibility_problem(st: VenueState, asset: str) -> tuple[RejectCode, dict[str, str | int]] | None:
     reg = st.registry
     spec = reg.assets[asset]
@@ -96,6 +106,7 @@ def deposit(st: VenueState, seq: int, ts: int, cmd: Deposit, out: list[object]) 
         out.append(rejected(seq, ts, "deposit", C.UNKNOWN_ACCOUNT, account=cmd.account))
         return
     problem = _amount_problem(st, cmd.asset, cmd.amount) or _eligibility_problem(st, cmd.asset)
+    problem = problem or _ceiling_problem(st, cmd.asset, cmd.amount)
     if problem is not None:
         out.append(rejected(seq, ts, "deposit", problem[0], **problem[1]))
         return
@@ -120,7 +131,8 @@ def withdraw(st: VenueState, seq: int, ts: int, cmd: Withdraw, out: list[object]
             value_lost = reg.collateral_value(cmd.asset, balance, RISK_CURRENCY) - reg.collateral_value(
                 cmd.asset, balance - cmd.amount, RISK_CURRENCY
             )
-            equity, requirement = cross_equity_and_requirement(st, acct)
+            # unrealised gains do not count: cash is never paid out against unrealised profit
+            equity, requirement = cross_equity_and_requirement(st, acct, count_unrealised_gains=False)
             # checked for every asset, eligible or not: an account below its requirement
             # keeps all it holds (its assets pay its losses before any platform layer)
             if equity - value_lost < requirement:
@@ -137,6 +149,7 @@ def fund_platform_account(st: VenueState, seq: int, ts: int, cmd: FundPlatformAc
         out.append(rejected(seq, ts, "fund_platform_account", C.INVALID_PARAMETER, problem="target must be INSURANCE_FUND or PLATFORM_CAPITAL"))
         return
     problem = _amount_problem(st, cmd.asset, cmd.amount) or _eligibility_problem(st, cmd.asset)
+    problem = problem or _ceiling_problem(st, cmd.asset, cmd.amount)
     if problem is not None:
         out.append(rejected(seq, ts, "fund_platform_account", problem[0], **problem[1]))
         return
@@ -196,7 +209,7 @@ def transfer_isolated_margin(st: VenueState, seq: int, ts: int, cmd: TransferIso
             return
         reg = st.registry
         lost = reg.collateral_value(asset, balance, RISK_CURRENCY) - reg.collateral_value(asset, balance - amount, RISK_CURRENCY)
-        equity, requirement = cross_equity_and_requirement(st, acct)
+        equity, requirement = cross_equity_and_requirement(st, acct, count_unrealised_gains=False)
         if equity - lost < requirement:
             out.append(rejected(seq, ts, "transfer_isolated_margin", C.INSUFFICIENT_FREE_COLLATERAL, remaining=equity - lost, required=requirement))
             return
@@ -204,7 +217,7 @@ def transfer_isolated_margin(st: VenueState, seq: int, ts: int, cmd: TransferIso
     else:
         balance = st.ledger.balance(iso, asset)
         required = instrument_requirement(pos, inst)
-        equity = isolated_equity(st, acct, cmd.instrument)
+        equity = isolated_equity(st, acct, cmd.instrument, count_unrealised_gains=False)
         if balance < amount:
             out.append(rejected(seq, ts, "transfer_isolated_margin", C.INSUFFICIENT_BALANCE, balance=balance, asset=asset, amount=amount))
             return

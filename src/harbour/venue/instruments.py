@@ -9,7 +9,7 @@ is refused otherwise). So notional = price x qty x unit_value, exactly.
 
 from __future__ import annotations
 
-from harbour.kernel.money import MONEY_DECIMALS, PPM
+from harbour.kernel.money import MAX_LEVERAGE, MONEY_DECIMALS, PPM
 from harbour.venue.commands import InstrumentState, ListInstrument
 
 
@@ -80,8 +80,8 @@ def listing_problem(spec: ListInstrument) -> str | None:
         return "need 0 < min_qty <= max_qty"
     if spec.min_qty % spec.lot or spec.max_qty % spec.lot:
         return "min_qty and max_qty must be whole lots"
-    if not 1 <= spec.max_leverage <= 200:
-        return "max_leverage must be between 1 and 200"
+    if not 1 <= spec.max_leverage <= MAX_LEVERAGE:
+        return f"max_leverage must be between 1 and {MAX_LEVERAGE}"
     if spec.maker_fee_ppm + spec.taker_fee_ppm < 0 or spec.taker_fee_ppm < 0:
         return "taker fee must be non-negative and cover any maker rebate"
     if not 0 < spec.price_band_bps <= 10_000 or not 0 < spec.market_collar_bps <= spec.price_band_bps:

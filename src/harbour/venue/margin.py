@@ -68,11 +68,23 @@ def cross_collateral(state: VenueState, acct: Account) -> int:
     return total
 
 
-def cross_equity_and_requirement(state: VenueState, acct: Account) -> tuple[int, int]:
+def cross_equity_and_requirement(
+    state: VenueState,
+    acct: Account,
+    override_symbol: str = "",
+    override_requirement: int = 0,
+    *,
+    count_unrealised_gains: bool = True,
+) -> tuple[int, int]:
     """(equity, requirement) of the cross-margin part of an account, risk currency.
 
-    Unrealised PnL converts rounding toward -infinity and requirements round up, both
-    in the platform's favour.
+    With ``override_symbol``, that instrument's requirement (settlement micro-units) is
+    taken as ``override_requirement`` instead of being computed: the pre-trade check
+    asks "what if this order were added". With ``count_unrealised_gains=False`` (for
+    withdrawals) a position's unrealised gain counts zero while its loss still counts:
+    cash may not be paid out against profit that is not yet realised. Unrealised PnL
+    converts rounding toward -infinity and requirements round up, both in the
+    platform's favour.
     """
     equity = cross_collateral(state, acct)
     requirement = 0
@@ -82,11 +94,16 @@ def cross_equity_and_requirement(state: VenueState, acct: Account) -> tuple[int,
         if pos.isolated:
             continue
         qty = pos.qty
-        if not (qty or pos.open_buy_qty or pos.open_sell_qty):
+        if sym == override_symbol:
+            req = override_requirement
+        elif not (qty or pos.open_buy_qty or pos.open_sell_qty):
             continue
+        else:
+            req = requirement_of(qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, instruments[sym])
         inst = instruments[sym]
-        req = requirement_of(qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, inst)
         upnl = (qty * inst.ref_price - pos.cost) * inst.unit_value if qty else 0
+        if upnl > 0 and not count_unrealised_gains:
+            upnl = 0
         ccy = inst.settlement_currency
         if ccy == RISK_CURRENCY:
             requirement += req
@@ -98,13 +115,17 @@ def cross_equity_and_requirement(state: VenueState, acct: Account) -> tuple[int,
     return equity, requirement
 
 
-def isolated_equity(state: VenueState, acct: Account, sym: str) -> int:
+def isolated_equity(state: VenueState, acct: Account, sym: str, *, count_unrealised_gains: bool = True) -> int:
     """Isolated wallet plus unrealised PnL of that position, settlement micro-units."""
     inst = state.instruments[sym]
     wallet = state.ledger.balance(isolated_account(acct.account_id, sym), inst.settlement_asset)
-    return wallet + unrealised_pnl(acct.positions[sym], inst)
+    upnl = unrealised_pnl(acct.positions[sym], inst)
+    if upnl > 0 and not count_unrealised_gains:
+        upnl = 0
+    return wallet + upnl
 
 
-def free_cross_collateral(state: VenueState, acct: Account) -> int:
-    equity, requirement = cross_equity_and_requirement(state, acct)
+def withdrawable_margin(state: VenueState, acct: Account) -> int:
+    """Free cross collateral for a withdrawal: equity without unrealised gains, less requirement."""
+    equity, requirement = cross_equity_and_requirement(state, acct, count_unrealised_gains=False)
     return equity - requirement

@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 from harbour.kernel.money import PPM
 from harbour.venue.accounts import Account, Position
-from harbour.venue.book import Order, OrderBook
+from harbour.venue.book import BookSide, Order, OrderBook
 from harbour.venue.commands import AccountKind, InstrumentState, SelfTradePrevention, Side
 from harbour.venue.events import OrderCancelled, TradeExecuted, TransferPosted
 from harbour.venue.instruments import Instrument
@@ -124,15 +124,14 @@ def match(
     sym = inst.symbol
     is_buy = taker.is_buy
     side = book.asks if is_buy else book.bids
-    prices = side.prices
     levels = side.levels
     limit = taker.price
     accounts = st.accounts
     close_only = inst.state is _CLOSE_ONLY
     while taker.qty:
-        if not prices:
+        best = side.best
+        if best is None:
             return ""
-        best = prices[0] if is_buy else prices[-1]
         if (best > limit) if is_buy else (best < limit):
             return ""
         level = levels[best]
@@ -167,17 +166,14 @@ def match(
                 elif clip:
                     _cancel_front(st, sym, book, queue, maker, "REDUCE_ONLY_CLIPPED", seq, ts, out)
         if not level.clients and not level.mms:
-            del levels[best]
-            prices.remove(best)
+            side.drop_level(best)
     return ""
 
 
-def _drop_empty_level(side: object, price: int) -> None:
-    levels = side.levels  # type: ignore[attr-defined]
-    level = levels.get(price)
+def _drop_empty_level(side: BookSide, price: int) -> None:
+    level = side.levels.get(price)
     if level is not None and not level.clients and not level.mms:
-        del levels[price]
-        side.prices.remove(price)  # type: ignore[attr-defined]
+        side.drop_level(price)
 
 
 def _cancel_front(

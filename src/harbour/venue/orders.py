@@ -112,13 +112,13 @@ def _margin_problem(
         if after > equity:
             return C.INSUFFICIENT_ISOLATED_MARGIN, {"required": after, "available": equity}
         return None
-    equity, requirement = cross_equity_and_requirement(st, acct)
-    ccy = inst.settlement_currency
-    if ccy == RISK_CURRENCY:
-        required = requirement + after - before
+    if pos is _EMPTY:  # no position object yet: the override must still be counted
+        equity, required = cross_equity_and_requirement(st, acct)
+        ccy = inst.settlement_currency
+        rate = FX_SCALE if ccy == RISK_CURRENCY else st.registry.fx_e8[(ccy, RISK_CURRENCY)]
+        required += -((-after * rate) // FX_SCALE)
     else:
-        rate = st.registry.fx_e8[(ccy, RISK_CURRENCY)]
-        required = requirement - ((-after * rate) // FX_SCALE) + ((-before * rate) // FX_SCALE)
+        equity, required = cross_equity_and_requirement(st, acct, inst.symbol, after)
     if required > equity:
         return C.INSUFFICIENT_MARGIN, {"required": required, "available": equity, "currency": RISK_CURRENCY}
     return None
@@ -184,7 +184,7 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
 
     # --- book checks: post-only and fill-or-kill ---------------------------------------
     book = st.books[sym]
-    best = book.asks.best_price() if is_buy else book.bids.best_price()
+    best = book.asks.best if is_buy else book.bids.best
     crosses = best is not None and (price >= best if is_buy else price <= best)
     if tif is _POST_ONLY and crosses:
         out.append(rejected(seq, ts, "place_order", C.POST_ONLY_WOULD_CROSS, price=price, best=best or 0))

@@ -35,6 +35,7 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.AMEND_NO_CHANGE: "the amendment changes neither price nor quantity",
     C.FX_RATE_MISSING: "no FX rate from {base} to {quote}",
     C.ACCOUNT_KIND_CANNOT_TRADE: "account {account} of kind {kind} cannot do this",
+    C.AMOUNT_TOO_LARGE: "amount {amount} would take net {asset} holdings past the ceiling {ceiling}",
     C.INSUFFICIENT_MARGIN: "initial margin {required} exceeds equity {available} ({currency} micro-units)",
     C.INSUFFICIENT_FREE_COLLATERAL: "withdrawal would leave equity {remaining} below initial margin {required}",
     C.REDUCE_ONLY_WOULD_INCREASE: "a reduce-only order of {qty} would increase or flip the position {position}",
