@@ -1,0 +1,1 @@
+"""Property tests: random command streams, invariants, determinism, reference book."""

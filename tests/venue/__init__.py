@@ -1,0 +1,1 @@
+"""Unit tests of the perpetuals venue, one module per rulebook area."""
