@@ -318,12 +318,16 @@ def fills(trades: Iterable[TradeExecuted]) -> list[tuple[int, int, int, int]]:
 
 
 def drive_into_deficit(v: Venue, client: int = 1, mm: int = 9) -> None:
-    """Make a loss no layer can cover: a client long 100 BTC at 95,000 USD with 600,000 USD
-    closes at 50,000 after the reference falls. Owed 4,500,000 loss + 2,500 fee against
-    595,250 USD left after the opening fee; the insurance fund (1,000,000 USD) and platform
-    capital (2,000,000 USD) cover 3,000,000, so DEFICIT books the last 907,250 USD."""
-    v.open_client(client, usd=600_000)
+    """Make a loss no layer can cover: a client long 200 BTC at 95,000 USD with 1,000,000 USD
+    closes at 50,000 after the reference falls. It owes 2 x (4,500,000 loss + 2,500 fee) =
+    9,005,000 against 990,500 USD left after its opening fees. The insurance fund pays its
+    1,000,000 USD and then its 8,000,000 HKD converted at the inverse rate 0.12820512
+    (1,025,640.96 USD); platform capital pays 2,000,000 USD and 16,000,000 HKD (2,051,281.92 USD).
+    DEFICIT books the last 1,937,577.12 USD."""
+    v.open_client(client, usd=1_000_000)
     v.open_mm(mm, usd=50_000_000)
     v.cross(mm, client, BTCUSD, BUY, 100_000, BTC_REF)
+    v.cross(mm, client, BTCUSD, BUY, 100_000, BTC_REF)
     v.set_ref(BTCUSD, 5_000_000)
+    v.cross(mm, client, BTCUSD, SELL, 100_000, 5_000_000)
     v.cross(mm, client, BTCUSD, SELL, 100_000, 5_000_000)

@@ -98,6 +98,11 @@ def _expired(v: Venue) -> PlaceOrder:
     return _order()
 
 
+def _no_pi_status(v: Venue) -> PlaceOrder:
+    v.open_client(1, usd=1_000_000, pi_expiry_ns=0)
+    return _order()
+
+
 def _deficit(v: Venue) -> Withdraw:
     drive_into_deficit(v)
     return Withdraw(account=9, asset="USD", amount=usd(1))
@@ -273,6 +278,7 @@ CASES: list[tuple[str, RejectCode, Arrange]] = [
     ("withdraw-more-than-balance", C.INSUFFICIENT_BALANCE, _withdraw_more),
     ("withdraw-during-deficit", C.WITHDRAWALS_PAUSED, _deficit),
     ("pi-expired", C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED, _expired),
+    ("pi-never-held", C.NOT_PROFESSIONAL_INVESTOR, _no_pi_status),
     ("deposit-unregistered-stablecoin", C.MARGIN_ASSET_NOT_ELIGIBLE, lambda v: (_account(v), Deposit(account=1, asset="HKDY", amount=1))[1]),
     ("deposit-virtual-asset", C.VIRTUAL_ASSET_NOT_ACCEPTED_AS_MARGIN, lambda v: (_account(v), Deposit(account=1, asset="ETH", amount=1))[1]),
     ("haircut-virtual-asset", C.VIRTUAL_ASSET_NOT_ACCEPTED_AS_MARGIN, lambda v: SetMarginAssetHaircut(asset="BTC", haircut_bps=6_000)),

@@ -10,7 +10,7 @@ notional in micro-USD; taker fee 500 ppm, maker fee 200 ppm.
 from __future__ import annotations
 
 from harbour.kernel.errors import RejectCode
-from harbour.venue.commands import Deposit, Withdraw
+from harbour.venue.commands import Deposit, FundPlatformAccount, Withdraw
 from harbour.venue.events import TransferPosted
 
 from venue.helpers import (
@@ -221,9 +221,10 @@ def test_shortfall_is_covered_by_the_insurance_fund_first(venue: Venue) -> None:
     assert venue.balance(9, "USD") - mm_before == usd(6_000) - 17_800_000  # maker is paid in full, less its fee
 
 
-def test_shortfall_beyond_the_insurance_fund_is_covered_by_platform_capital(venue: Venue) -> None:
+def test_insurance_fund_pays_from_its_other_currency_before_platform_capital(venue: Venue) -> None:
     # long 100 BTC with 600,000 USD (595,250 after fee); closing at 70,000 owes 2,500,000 + 3,500:
-    # shortfall 1,908,250 = insurance fund 1,000,000 + platform capital 908,250
+    # shortfall 1,908,250 = insurance fund 1,000,000 USD + 908,250 USD from its HKD, converted at
+    # the inverse rate 0.12820512 (the fund gives the rounded-up amount of HKD)
     venue.open_client(1, usd=600_000)
     venue.open_mm(9, usd=50_000_000)
     venue.cross(9, 1, BTCUSD, BUY, 100_000, BTC_REF)
@@ -231,8 +232,27 @@ def test_shortfall_beyond_the_insurance_fund_is_covered_by_platform_capital(venu
 
     venue.cross(9, 1, BTCUSD, SELL, 100_000, 7_000_000)
 
+    hkd_given = -((-908_250_000_000 * 100_000_000) // 12_820_512)
     assert venue.balance("INSURANCE_FUND", "USD") == 0
-    assert venue.balance("PLATFORM_CAPITAL", "USD") == usd(2_000_000) - usd(908_250)
+    assert venue.balance("INSURANCE_FUND", "HKD") == hkd(8_000_000) - hkd_given
+    assert venue.balance("PLATFORM_CAPITAL", "USD") == usd(2_000_000)
+    assert venue.balance(1, "USD") == 0
+
+
+def test_shortfall_beyond_the_insurance_fund_is_covered_by_platform_capital(venue: Venue) -> None:
+    # long 100 BTC with 600,000 USD (595,250 after fee); closing at 60,000 owes 3,500,000 + 3,000:
+    # shortfall 2,907,750 = insurance fund 1,000,000 USD + all its 8,000,000 HKD (1,025,640.96 USD)
+    # + platform capital 882,109.04 USD
+    venue.open_client(1, usd=600_000)
+    venue.open_mm(9, usd=50_000_000)
+    venue.cross(9, 1, BTCUSD, BUY, 100_000, BTC_REF)
+    venue.set_ref(BTCUSD, 6_000_000)
+
+    venue.cross(9, 1, BTCUSD, SELL, 100_000, 6_000_000)
+
+    assert (venue.balance("INSURANCE_FUND", "USD"), venue.balance("INSURANCE_FUND", "HKD")) == (0, 0)
+    assert venue.balance("PLATFORM_CAPITAL", "USD") == usd(2_000_000) - 882_109_040_000
+    assert venue.balance("PLATFORM_CAPITAL", "HKD") == hkd(16_000_000)
     assert venue.balance("DEFICIT", "USD") == 0
     assert venue.balance(1, "USD") == 0
 
@@ -240,10 +260,12 @@ def test_shortfall_beyond_the_insurance_fund_is_covered_by_platform_capital(venu
 def test_shortfall_beyond_platform_capital_is_booked_to_deficit(venue: Venue) -> None:
     drive_into_deficit(venue)
 
-    assert venue.balance("DEFICIT", "USD") == -usd(907_250)
+    assert venue.balance("DEFICIT", "USD") == -1_937_577_120_000
     assert (venue.balance("INSURANCE_FUND", "USD"), venue.balance("PLATFORM_CAPITAL", "USD")) == (0, 0)
+    assert (venue.balance("INSURANCE_FUND", "HKD"), venue.balance("PLATFORM_CAPITAL", "HKD")) == (0, 0)
     assert venue.balance(1, "USD") == 0
-    assert venue.balance(9, "USD") == usd(50_000_000) - 1_900_000_000 + usd(4_500_000) - usd(1_000)
+    # the profitable counterparty is paid in full: +9,000,000 less maker fees 3,800 + 2,000
+    assert venue.balance(9, "USD") == usd(50_000_000) + usd(9_000_000) - usd(3_800) - usd(2_000)
 
 
 def test_deficit_pauses_every_withdrawal(venue: Venue) -> None:
@@ -252,6 +274,22 @@ def test_deficit_pauses_every_withdrawal(venue: Venue) -> None:
     rejected = venue.reject(Withdraw(account=9, asset="USD", amount=usd(1)), C.WITHDRAWALS_PAUSED)
 
     assert rejected.detail == {}
+
+
+def test_operator_recapitalising_the_deficit_resumes_withdrawals(venue: Venue) -> None:
+    drive_into_deficit(venue)
+
+    venue.ok(FundPlatformAccount(target="DEFICIT", asset="USD", amount=1_937_577_120_000))
+
+    assert venue.balance("DEFICIT", "USD") == 0
+    assert not venue.state.withdrawals_paused()
+    venue.ok(Withdraw(account=9, asset="USD", amount=usd(1)))
+
+
+def test_recapitalisation_larger_than_the_deficit_is_rejected(venue: Venue) -> None:
+    drive_into_deficit(venue)
+
+    venue.reject(FundPlatformAccount(target="DEFICIT", asset="USD", amount=1_937_577_130_000), C.INVALID_PARAMETER)
 
 
 def test_deficit_does_not_stop_deposits(venue: Venue) -> None:

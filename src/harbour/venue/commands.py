@@ -160,9 +160,10 @@ class Withdraw(_Command, tag="withdraw"):
 
 
 class FundPlatformAccount(_Command, tag="fund_platform_account"):
-    """Operator money into the insurance fund or the committed capital tranche."""
+    """Operator money into the insurance fund, the committed capital tranche, or DEFICIT
+    (recapitalising an unresolved deficit, at most its size, which un-pauses withdrawals)."""
 
-    target: str  # "INSURANCE_FUND" or "PLATFORM_CAPITAL"
+    target: str  # "INSURANCE_FUND", "PLATFORM_CAPITAL" or "DEFICIT"
     asset: str
     amount: int
 

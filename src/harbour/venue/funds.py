@@ -27,7 +27,7 @@ from harbour.venue.commands import (
 from harbour.venue.events import AccountOpened, MarginModeSet, ProfessionalInvestorStatusSet, TransferPosted
 from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity
 from harbour.venue.rejects import rejected
-from harbour.venue.state import EXTERNAL, FUNDABLE_PLATFORM_ACCOUNTS, RISK_CURRENCY, VenueState, isolated_account
+from harbour.venue.state import DEFICIT, EXTERNAL, FUNDABLE_PLATFORM_ACCOUNTS, RISK_CURRENCY, VenueState, isolated_account
 
 C = RejectCode
 
@@ -146,10 +146,14 @@ def withdraw(st: VenueState, seq: int, ts: int, cmd: Withdraw, out: list[object]
 
 def fund_platform_account(st: VenueState, seq: int, ts: int, cmd: FundPlatformAccount, out: list[object]) -> None:
     if cmd.target not in FUNDABLE_PLATFORM_ACCOUNTS:
-        out.append(rejected(seq, ts, "fund_platform_account", C.INVALID_PARAMETER, problem="target must be INSURANCE_FUND or PLATFORM_CAPITAL"))
+        out.append(
+            rejected(seq, ts, "fund_platform_account", C.INVALID_PARAMETER, problem="target must be INSURANCE_FUND, PLATFORM_CAPITAL or DEFICIT")
+        )
         return
     problem = _amount_problem(st, cmd.asset, cmd.amount) or _eligibility_problem(st, cmd.asset)
     problem = problem or _ceiling_problem(st, cmd.asset, cmd.amount)
+    if problem is None and cmd.target == DEFICIT and cmd.amount > -st.ledger.balance(DEFICIT, cmd.asset):
+        problem = C.INVALID_PARAMETER, {"problem": f"recapitalisation exceeds the {cmd.asset} deficit"}
     if problem is not None:
         out.append(rejected(seq, ts, "fund_platform_account", problem[0], **problem[1]))
         return

@@ -166,7 +166,8 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
     reduce_only = cmd.reduce_only
     if acct.kind is _CLIENT and not can_increase_exposure(acct.pi_expiry_ns, ts):
         if reducible_qty(pos, is_buy) < qty:
-            out.append(rejected(seq, ts, "place_order", C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED, account=acct.account_id))
+            code = C.NOT_PROFESSIONAL_INVESTOR if acct.pi_expiry_ns == 0 else C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED
+            out.append(rejected(seq, ts, "place_order", code, account=acct.account_id))
             return
         reduce_only = True
     if inst.state is _CLOSE_ONLY:

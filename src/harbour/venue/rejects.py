@@ -31,10 +31,8 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.INVALID_PARAMETER: "invalid parameter: {problem}",
     C.PRICE_REQUIRED: "a limit order needs a price",
     C.PRICE_NOT_ALLOWED: "a market order must not carry a price",
-    C.NOT_ORDER_OWNER: "order {order} belongs to another account",
     C.AMEND_NO_CHANGE: "the amendment changes neither price nor quantity",
     C.FX_RATE_MISSING: "no FX rate from {base} to {quote}",
-    C.ACCOUNT_KIND_CANNOT_TRADE: "account {account} of kind {kind} cannot do this",
     C.AMOUNT_TOO_LARGE: "amount {amount} would take net {asset} holdings past the ceiling {ceiling}",
     C.INSUFFICIENT_MARGIN: "initial margin {required} exceeds equity {available} ({currency} micro-units)",
     C.INSUFFICIENT_FREE_COLLATERAL: "withdrawal would leave equity {remaining} below initial margin {required}",
@@ -48,7 +46,6 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.FOK_NOT_FILLABLE: "fill-or-kill order of {qty} can only fill {fillable}",
     C.INSTRUMENT_HALTED: "instrument {instrument} is halted",
     C.INSTRUMENT_CLOSE_ONLY: "instrument {instrument} is close-only: orders may only reduce a position",
-    C.ORDER_NOT_AMENDABLE: "order {order} cannot be amended",
     C.AMEND_WOULD_CROSS: "amended price {price} would cross the best opposite price {best}",
     C.INSUFFICIENT_BALANCE: "balance {balance} of {asset} is less than {amount}",
     C.WITHDRAWALS_PAUSED: "withdrawals are paused while an unresolved deficit exists",
@@ -57,7 +54,7 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.VIRTUAL_ASSET_NOT_ACCEPTED_AS_MARGIN: "virtual asset {asset} is not accepted as perpetual margin",
     C.REFERENCE_ASSET_NOT_ELIGIBLE: "reference {reference} is neither a retail-spot-eligible VA nor an IOSCO-compliant index",
     C.SFC_APPROVAL_MISSING: "listing needs an SFC approval reference",
-    C.NOT_PROFESSIONAL_INVESTOR: "account {account} has no valid professional-investor status",
+    C.NOT_PROFESSIONAL_INVESTOR: "account {account} has no professional-investor status: orders may only reduce",
 }
 
 

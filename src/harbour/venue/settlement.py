@@ -85,15 +85,21 @@ def _convert(state: VenueState, wallet: LedgerAccount, asset: str, missing: int,
 
 
 def cover_shortfall(state: VenueState, asset: str, missing: int, postings: Postings) -> None:
-    """Cover an unpaid amount: insurance fund, then operator capital, then DEFICIT."""
-    ledger = state.ledger
+    """Cover an unpaid amount: insurance fund, then operator capital, then DEFICIT.
+
+    Each layer pays from its holdings of the settlement asset first, then converts its
+    other holdings at the FX rate (the layer gives the rounded-up amount), before the
+    next layer is touched.
+    """
     for layer in (INSURANCE_FUND, PLATFORM_CAPITAL):
         if not missing:
             return
-        available = ledger.balance(layer, asset)
+        available = state.ledger.balance(layer, asset)
         if available > 0:
             take = available if available < missing else missing
             postings.append((layer, asset, -take))
             missing -= take
+        if missing:
+            missing = _convert(state, layer, asset, missing, postings)
     if missing:
         postings.append((DEFICIT, asset, -missing))
