@@ -51,14 +51,12 @@ def reducible_qty(pos: Position, is_buy: bool) -> int:
     return q if q > 0 else 0
 
 
-def cancel_resting(
-    st: VenueState, sym: str, book: OrderBook, order: Order, reason: str, seq: int, ts: int, out: list[object]
-) -> None:
-    """Take a resting order off the book, release its open quantity, emit OrderCancelled."""
-    book.unrest(order)
+def retire(st: VenueState, sym: str, order: Order, reason: str, seq: int, ts: int, out: list[object]) -> None:
+    """Finish an order that is off the book (or never rested): drop it from the account's
+    and the venue's indexes, release its open quantity, emit OrderCancelled."""
     acct = st.accounts[order.account]
-    del acct.open_orders[order.order_id]
-    del st.order_instrument[order.order_id]
+    if acct.open_orders.pop(order.order_id, None) is not None:
+        del st.order_instrument[order.order_id]
     release_open(acct.positions[sym], order, order.qty)
     out.append(
         OrderCancelled(
@@ -73,6 +71,14 @@ def cancel_resting(
         )
     )
     order.qty = 0
+
+
+def cancel_resting(
+    st: VenueState, sym: str, book: OrderBook, order: Order, reason: str, seq: int, ts: int, out: list[object]
+) -> None:
+    """Take a resting order off the book and retire it."""
+    book.unrest(order)
+    retire(st, sym, order, reason, seq, ts, out)
 
 
 def maker_may_only_reduce(maker: Order, maker_acct: Account, close_only: bool, ts: int) -> bool:
@@ -190,23 +196,7 @@ def _cancel_front(
     """Cancel the order at the front of a level queue (the level is cleaned by the caller)."""
     queue.popitem(last=False)
     del book.orders[maker.order_id]
-    acct = st.accounts[maker.account]
-    del acct.open_orders[maker.order_id]
-    del st.order_instrument[maker.order_id]
-    release_open(acct.positions[sym], maker, maker.qty)
-    out.append(
-        OrderCancelled(
-            seq=seq,
-            ts_ns=ts,
-            order_id=maker.order_id,
-            account=maker.account,
-            instrument=sym,
-            remaining_qty=maker.qty,
-            reason=reason,
-            is_affiliated_mm=maker.is_mm,
-        )
-    )
-    maker.qty = 0
+    retire(st, sym, maker, reason, seq, ts, out)
 
 
 def _fee(notional: int, rate_ppm: int) -> int:

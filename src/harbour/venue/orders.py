@@ -24,10 +24,10 @@ from harbour.venue.commands import (
     Side,
     TimeInForce,
 )
-from harbour.venue.events import OrderAccepted, OrderAmended, OrderCancelled
+from harbour.venue.events import OrderAccepted, OrderAmended
 from harbour.venue.instruments import Instrument
 from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity, requirement_of
-from harbour.venue.matching import cancel_resting, fillable_qty, match, reducible_qty, release_open
+from harbour.venue.matching import cancel_resting, fillable_qty, match, reducible_qty, release_open, retire
 from harbour.venue.rejects import rejected
 from harbour.venue.state import RISK_CURRENCY, VenueState
 
@@ -242,20 +242,8 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
             acct.open_orders[seq] = sym
             st.order_instrument[seq] = sym
             return
-        release_open(pos, order, order.qty)
         reason = stopped or ("MARKET_COLLAR" if cmd.order_type is _MARKET else "IOC_REMAINDER")
-        out.append(
-            OrderCancelled(
-                seq=seq,
-                ts_ns=ts,
-                order_id=seq,
-                account=acct.account_id,
-                instrument=sym,
-                remaining_qty=order.qty,
-                reason=reason,
-                is_affiliated_mm=acct.is_mm,
-            )
-        )
+        retire(st, sym, order, reason, seq, ts, out)
 
 
 def _find_order(st: VenueState, acct: Account, sym: str, order_id: int, client_order_id: str) -> Order | None:
