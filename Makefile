@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench simulate clean
+.PHONY: run test bench lint clean
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +19,7 @@ run: $(STAMP)
 	$(VENV)/bin/harbour simulate --seed 7 --minutes 5
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
 	$(PY) -m pytest
 
 bench: $(STAMP)

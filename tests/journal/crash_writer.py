@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harbour.journal import Sequencer, SnapshotStore, recover
+
 from journal_kit import CODEC, FACTORY
 from toy_engine import make_commands
-
-from harbour.journal import Sequencer, SnapshotStore, recover
 
 MAX_SEQ = 5_000_000
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from toy_engine import ToyCommand, ToyEngine, ToyEngineFactory, make_commands
-
 from harbour.journal import CommandCodec, FileJournal, Sequencer, SnapshotStore
 from harbour.journal.records import BODY_HEAD, CHECK_SIZE, FILE_HEADER, FRAME_HEADER, chain_hash
+
+from toy_engine import ToyCommand, ToyEngine, ToyEngineFactory, make_commands
 
 CODEC = CommandCodec(ToyCommand)
 FACTORY = ToyEngineFactory()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from toy_engine import Add, Delete, Explode, Put, ToyCommand
 
 from harbour.journal import CommandCodec
+
+from toy_engine import Add, Delete, Explode, Put, ToyCommand
 
 
 class Transfer(msgspec.Struct, frozen=True, tag=True):

@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from journal_kit import CODEC, FACTORY
-
 from harbour.journal import RecordKind, recover, replay
+
+from journal_kit import CODEC, FACTORY
 
 WRITER = Path(__file__).resolve().parent / "crash_writer.py"
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"

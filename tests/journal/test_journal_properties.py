@@ -7,10 +7,11 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from journal_kit import CODEC, FACTORY, FakeClock
-from toy_engine import Add, Delete, Put, ToyCommand
 
 from harbour.journal import FileJournal, Sequencer, SnapshotStore, recover, replay
+
+from journal_kit import CODEC, FACTORY, FakeClock
+from toy_engine import Add, Delete, Put, ToyCommand
 
 _keys = st.sampled_from(["a", "b", "c"])
 _values = st.integers(min_value=-(2**40), max_value=2**40)

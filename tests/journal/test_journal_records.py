@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from journal_kit import flip_byte, frame_spans, rewrite_payload, write_commands
 
 from harbour.journal import FileJournal
 from harbour.journal.records import BODY_HEAD, FILE_HEADER, FRAME_HEADER, encode_frame, file_header
 from harbour.kernel.errors import JournalCorrupt
+
+from journal_kit import flip_byte, frame_spans, rewrite_payload, write_commands
 
 
 def _read_payloads(path: Path) -> list[bytes]:

@@ -7,11 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from journal_kit import CODEC, FACTORY, FakeClock, flip_byte, frame_spans, run_sequencer
-from toy_engine import Put, ToyEngine, ToyEngineFactory, make_commands
 
 from harbour.journal import FileJournal, JournalLocked, Sequencer, SnapshotStore, recover, replay
 from harbour.kernel.errors import InvariantBroken, JournalCorrupt
+
+from journal_kit import CODEC, FACTORY, FakeClock, flip_byte, frame_spans, run_sequencer
+from toy_engine import Put, ToyEngine, ToyEngineFactory, make_commands
 
 
 def test_replay_reproduces_every_checkpoint(tmp_path: Path) -> None:

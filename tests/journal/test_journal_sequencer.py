@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from journal_kit import CODEC, FACTORY, FakeClock
-from toy_engine import Add, CommandRejected, Explode, Put, ValueSet, make_commands
 
 from harbour.journal import FileJournal, RecordKind, Sequencer, SnapshotStore, recover
 from harbour.kernel.errors import InvariantBroken
+
+from journal_kit import CODEC, FACTORY, FakeClock
+from toy_engine import Add, CommandRejected, Explode, Put, ValueSet, make_commands
 
 
 def _sequencer(journal: FileJournal, **options: object) -> Sequencer:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from journal_kit import flip_byte
 
 from harbour.journal import Snapshot, SnapshotStore
+
+from journal_kit import flip_byte
 
 CHAIN = bytes(range(32))
 

@@ -6,11 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-from journal_kit import frame_spans, write_commands
 
 from harbour.journal import FileJournal, JournalFailed, JournalLocked, RecordKind
 from harbour.journal.records import GENESIS_CHAIN_HASH
 from harbour.journal.writer import INDEX_EVERY_COMMANDS
+
+from journal_kit import frame_spans, write_commands
 
 
 def test_writer_new_file_empty_at_genesis(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def setups() -> st.SearchStrategy[Setup]:
 
 
 def open_accounts(v: Venue, setup: Setup) -> None:
-    for account, entity, units in zip(CLIENTS, setup.entities, setup.funding):
+    for account, entity, units in zip(CLIENTS, setup.entities, setup.funding, strict=False):
         hkdx = units * setup.hkdx_share // 100
         v.open_client(account, usd=(units - hkdx) // 16, hkd=(units - hkdx) // 2, entity=entity, hkdx=hkdx * MICRO)
     v.open_mm(MM, usd=setup.funding[-1] // 8, hkd=setup.funding[-1])

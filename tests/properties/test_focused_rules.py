@@ -41,7 +41,7 @@ entities = st.tuples(*[st.sampled_from(["", "GROUP-A"])] * len(ACCOUNTS))
 
 def _venue(shared: tuple[str, ...]) -> Venue:
     v = Venue(check_rejects=False)
-    for account, entity in zip(ACCOUNTS, shared):
+    for account, entity in zip(ACCOUNTS, shared, strict=False):
         if account == 9:
             v.open_mm(account, usd=10_000_000, entity=entity or "MM-AFFILIATE")
         else:

@@ -34,7 +34,7 @@ def commands(seed: int) -> list[VenueCommand]:
         out.append(OpenAccount(account=a, kind=AccountKind.CLIENT, pi_expiry_ns=2**62))
         out.append(Deposit(account=a, asset="USD", amount=1_000_000 * MICRO))
     mid = 9_500_000
-    for i in range(200_000):
+    for _i in range(200_000):
         r = rng.random()
         if r < 0.02:
             mid += rng.choice((-100, 100))

@@ -47,6 +47,7 @@ from harbour.venue.commands import (
     Withdraw,
 )
 from harbour.venue.events import OrderAccepted, OrderCancelled, Rejected, TradeExecuted
+
 from venue.helpers import FAR_FUTURE, T0, Venue
 
 _TIF = {"ioc": TimeInForce.IOC, "fok": TimeInForce.FOK, "post-only": TimeInForce.POST_ONLY}

@@ -17,7 +17,7 @@ from harbour.venue.commands import (
 )
 from harbour.venue.events import AccountOpened, MarginModeSet, TransferPosted
 
-from venue.helpers import ETH_REF, ETHHKD, BUY, SELL, Venue, hkd, posting_sum
+from venue.helpers import BUY, ETH_REF, ETHHKD, SELL, Venue, hkd, posting_sum
 
 C = RejectCode
 ONE_ETH = 1_000

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harbour.journal import CommandCodec, replay as replay_journal
+from harbour.journal import CommandCodec
+from harbour.journal import replay as replay_journal
 from harbour.kernel.errors import HarbourError
 from harbour.kernel.money import MICRO, format_units
 from harbour.sim.clock import NS_PER_SECOND

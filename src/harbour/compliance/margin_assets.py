@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import msgspec
 
-from harbour.kernel.money import BPS, FX_SCALE
 from harbour.kernel.assets import AssetKind
+from harbour.kernel.money import BPS, FX_SCALE
 
 COLLATERAL_DENOMINATOR = BPS * FX_SCALE
 
@@ -92,20 +92,6 @@ class MarginAssetRegistry:
         if balance <= 0:
             return 0
         return (balance * self.collateral_factor(asset, currency)) // COLLATERAL_DENOMINATOR
-
-    def convert_up(self, amount: int, from_ccy: str, to_ccy: str) -> int:
-        """Convert a requirement between currencies, rounded up (platform's favour)."""
-        rate = self.fx_rate_e8(from_ccy, to_ccy)
-        if rate is None:
-            raise KeyError((from_ccy, to_ccy))
-        return -((-amount * rate) // FX_SCALE)
-
-    def convert_down(self, amount: int, from_ccy: str, to_ccy: str) -> int:
-        """Convert a value between currencies, rounded down (platform's favour)."""
-        rate = self.fx_rate_e8(from_ccy, to_ccy)
-        if rate is None:
-            raise KeyError((from_ccy, to_ccy))
-        return (amount * rate) // FX_SCALE
 
     def now_ineligible(self, before: set[str]) -> tuple[str, ...]:
         """Assets eligible in ``before`` that are not eligible now."""

@@ -86,21 +86,6 @@ class Ledger:
         self._next_transfer_id = transfer_id + 1
         return transfer_id
 
-    def post_pair(self, debit: LedgerAccount, credit: LedgerAccount, asset: str, amount: int) -> int:
-        """Move ``amount`` of ``asset`` from ``debit`` to ``credit`` (fast path for two legs)."""
-        balances = self._balances
-        wallet = balances.get(debit)
-        if wallet is None:
-            wallet = balances[debit] = {}
-        wallet[asset] = wallet.get(asset, 0) - amount
-        wallet = balances.get(credit)
-        if wallet is None:
-            wallet = balances[credit] = {}
-        wallet[asset] = wallet.get(asset, 0) + amount
-        transfer_id = self._next_transfer_id
-        self._next_transfer_id = transfer_id + 1
-        return transfer_id
-
     # --- state -------------------------------------------------------------------
 
     def to_state(self) -> dict[str, object]:

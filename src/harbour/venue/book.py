@@ -71,9 +71,6 @@ class Level:
         yield from self.clients.values()
         yield from self.mms.values()
 
-    def total_qty(self) -> int:
-        return sum(o.qty for o in self.clients.values()) + sum(o.qty for o in self.mms.values())
-
 
 class BookSide:
     """One side of the book. Bids: best is the highest price; asks: the lowest.
@@ -130,14 +127,6 @@ class BookSide:
     def orders_in_priority(self) -> Iterator[Order]:
         for price in self.prices_best_first():
             yield from self.levels[price].in_priority()
-
-    def depth(self, max_levels: int = 0) -> list[tuple[int, int]]:
-        out = []
-        for price in self.prices_best_first():
-            out.append((price, self.levels[price].total_qty()))
-            if max_levels and len(out) >= max_levels:
-                break
-        return out
 
 
 class OrderBook:

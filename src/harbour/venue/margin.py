@@ -123,9 +123,3 @@ def isolated_equity(state: VenueState, acct: Account, sym: str, *, count_unreali
     if upnl > 0 and not count_unrealised_gains:
         upnl = 0
     return wallet + upnl
-
-
-def withdrawable_margin(state: VenueState, acct: Account) -> int:
-    """Free cross collateral for a withdrawal: equity without unrealised gains, less requirement."""
-    equity, requirement = cross_equity_and_requirement(state, acct, count_unrealised_gains=False)
-    return equity - requirement

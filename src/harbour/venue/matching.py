@@ -155,7 +155,7 @@ def match(
                 maker_pos = maker_acct.positions[sym]
                 qty = taker.qty if taker.qty < maker.qty else maker.qty
                 clip = False
-                if maker.reduce_only or close_only or (maker_acct.kind is _CLIENT and ts >= maker_acct.pi_expiry_ns):
+                if maker_may_only_reduce(maker, maker_acct, close_only, ts):
                     avail = reducible_qty(maker_pos, maker.is_buy)
                     if avail <= 0:
                         _cancel_front(st, sym, book, queue, maker, "REDUCE_ONLY_CLIPPED", seq, ts, out)
