@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/harbour simulate --seed 7 --minutes 5
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+test: lint
 	$(PY) -m pytest
 
 bench: $(STAMP)

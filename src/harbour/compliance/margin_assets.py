@@ -14,6 +14,8 @@ Valuation: value in a currency = floor(balance x (10000 - haircut_bps) x fx_e8 /
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from harbour.kernel.assets import AssetKind
@@ -111,14 +113,14 @@ class MarginAssetRegistry:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, object]) -> MarginAssetRegistry:
+    def from_state(cls, state: dict[str, Any]) -> MarginAssetRegistry:
         reg = cls()
-        for a in state["assets"]:  # type: ignore[attr-defined]
+        for a in state["assets"]:
             spec = msgspec.convert(a, MarginAsset)
             reg.assets[spec.asset] = spec
-        reg.issuers = frozenset(state["issuers"])  # type: ignore[arg-type]
-        reg.banks = frozenset(state["banks"])  # type: ignore[arg-type]
-        reg.fx_e8 = {(b, q): r for b, q, r in state["fx"]}  # type: ignore[attr-defined]
-        reg.register_ref = state["register_ref"]  # type: ignore[assignment]
-        reg.version = state["version"]  # type: ignore[assignment]
+        reg.issuers = frozenset(state["issuers"])
+        reg.banks = frozenset(state["banks"])
+        reg.fx_e8 = {(b, q): r for b, q, r in state["fx"]}
+        reg.register_ref = state["register_ref"]
+        reg.version = state["version"]
         return reg

@@ -63,7 +63,8 @@ def parse_units(text: str, decimals: int) -> int:
     frac = frac.rstrip("0")
     if len(frac) > decimals:
         raise ValueError(f"{text!r} has more than {decimals} decimals")
-    value = int(whole) * 10**decimals + (int(frac.ljust(decimals, "0")) if frac else 0)
+    scale: int = 10**decimals
+    value = int(whole) * scale + (int(frac.ljust(decimals, "0")) if frac else 0)
     return -value if negative else value
 
 

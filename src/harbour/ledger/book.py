@@ -15,6 +15,7 @@ which accounts must never be negative.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from harbour.kernel.errors import InvariantBroken
 
@@ -99,10 +100,10 @@ class Ledger:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, object]) -> Ledger:
+    def from_state(cls, state: dict[str, Any]) -> Ledger:
         ledger = cls()
-        ledger._next_transfer_id = int(state["next_transfer_id"])  # type: ignore[arg-type]
-        for acct_text, type_name, items in state["balances"]:  # type: ignore[attr-defined]
+        ledger._next_transfer_id = int(state["next_transfer_id"])
+        for acct_text, type_name, items in state["balances"]:
             acct: LedgerAccount = int(acct_text) if type_name == "int" else acct_text
             ledger._balances[acct] = {asset: int(v) for asset, v in items}
         return ledger

@@ -145,7 +145,7 @@ class Market:
 
     def lot_value_hkd(self) -> float:
         """HKD value of one quantity unit at the reference price (for sizing only)."""
-        return self.path.price * self.unit_value * self.hkd_per_unit / MICRO
+        return float(self.path.price * self.unit_value * self.hkd_per_unit / MICRO)
 
     def floor_tick(self, price: float) -> int:
         return max(self.tick, int(math.floor(price / self.tick)) * self.tick)
@@ -235,7 +235,7 @@ class Scenario:
         self.tracker.observe(events)
         for event in events:
             if type(event) is TradeExecuted:
-                self._on_trade(event)  # type: ignore[arg-type]
+                self._on_trade(event)
 
     def commands(self) -> Iterator[VenueCommand]:
         """Yield the session's commands in order, reacting to what ``observe`` reported."""
@@ -361,7 +361,7 @@ class Scenario:
     def _last_accepted_id(self) -> int:
         for e in self._last_events:
             if type(e) is OrderAccepted:
-                return e.order_id  # type: ignore[attr-defined, no-any-return]
+                return e.order_id
         return 0
 
     def _on_trade(self, trade: TradeExecuted) -> None:

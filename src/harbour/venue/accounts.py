@@ -13,6 +13,8 @@ pre-trade margin check is O(1) per instrument.
 
 from __future__ import annotations
 
+from typing import Any
+
 from harbour.venue.commands import AccountKind
 
 
@@ -144,8 +146,8 @@ class Account:
         }
 
     @classmethod
-    def from_state(cls, s: dict[str, object]) -> Account:
-        acct = cls(int(s["id"]), AccountKind(s["kind"]), int(s["pi"]), str(s["entity"]))  # type: ignore[call-overload]
-        acct.positions = {i: Position.from_state(p) for i, p in s["positions"]}  # type: ignore[attr-defined]
-        acct.client_order_ids = {c: o for c, o in s["coids"]}  # type: ignore[attr-defined]
+    def from_state(cls, s: dict[str, Any]) -> Account:
+        acct = cls(int(s["id"]), AccountKind(s["kind"]), int(s["pi"]), str(s["entity"]))
+        acct.positions = {i: Position.from_state(p) for i, p in s["positions"]}
+        acct.client_order_ids = {c: o for c, o in s["coids"]}
         return acct

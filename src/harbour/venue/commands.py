@@ -58,7 +58,7 @@ class _Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 # --- configuration (operator) ------------------------------------------------
 
 
-class ListAsset(_Command, tag="list_asset"):
+class ListAsset(_Command, frozen=True, tag="list_asset"):
     asset: str
     kind: AssetKind
     currency: str  # the currency the asset is referenced to (HKD, USD); itself for fiat
@@ -67,25 +67,25 @@ class ListAsset(_Command, tag="list_asset"):
     granularity: int = 1  # deposits and withdrawals must be multiples (micro-units)
 
 
-class SetIssuerRegister(_Command, tag="set_issuer_register"):
+class SetIssuerRegister(_Command, frozen=True, tag="set_issuer_register"):
     """Replace the configured snapshot of the HKMA licensed stablecoin issuer register."""
 
     issuers: tuple[str, ...]
     register_ref: str = ""  # e.g. the date or version of the HKMA register snapshot
 
 
-class SetDepositBankAllowlist(_Command, tag="set_deposit_bank_allowlist"):
+class SetDepositBankAllowlist(_Command, frozen=True, tag="set_deposit_bank_allowlist"):
     """Replace the allowlist of banks whose tokenised deposits are eligible margin."""
 
     banks: tuple[str, ...]
 
 
-class SetMarginAssetHaircut(_Command, tag="set_margin_asset_haircut"):
+class SetMarginAssetHaircut(_Command, frozen=True, tag="set_margin_asset_haircut"):
     asset: str
     haircut_bps: int
 
 
-class SetFxRate(_Command, tag="set_fx_rate"):
+class SetFxRate(_Command, frozen=True, tag="set_fx_rate"):
     """Set the conversion from one currency into another, as an integer scaled by 1e8."""
 
     base: str
@@ -93,14 +93,14 @@ class SetFxRate(_Command, tag="set_fx_rate"):
     rate_e8: int
 
 
-class SetEligibleReferenceAssets(_Command, tag="set_eligible_reference_assets"):
+class SetEligibleReferenceAssets(_Command, frozen=True, tag="set_eligible_reference_assets"):
     """Configure the retail-spot-eligible VA list and the IOSCO-compliant index list."""
 
     retail_spot_assets: tuple[str, ...]
     iosco_indices: tuple[str, ...] = ()
 
 
-class ListInstrument(_Command, tag="list_instrument"):
+class ListInstrument(_Command, frozen=True, tag="list_instrument"):
     """List a linear perpetual. Refused unless the reference is eligible and approved."""
 
     instrument: str  # symbol, e.g. BTCUSD
@@ -120,46 +120,46 @@ class ListInstrument(_Command, tag="list_instrument"):
     sfc_approval_ref: str
 
 
-class SetInstrumentState(_Command, tag="set_instrument_state"):
+class SetInstrumentState(_Command, frozen=True, tag="set_instrument_state"):
     instrument: str
     state: InstrumentState
     reason: str = ""
 
 
-class SetReferencePrice(_Command, tag="set_reference_price"):
+class SetReferencePrice(_Command, frozen=True, tag="set_reference_price"):
     """Set the price used for bands, collars, unrealised PnL and margin (the mark, later)."""
 
     instrument: str
     price: int
 
 
-class OpenAccount(_Command, tag="open_account"):
+class OpenAccount(_Command, frozen=True, tag="open_account"):
     account: int
     kind: AccountKind
     pi_expiry_ns: int = 0  # professional-investor status valid until (clients)
     legal_entity: str = ""
 
 
-class SetProfessionalInvestorStatus(_Command, tag="set_pi_status"):
+class SetProfessionalInvestorStatus(_Command, frozen=True, tag="set_pi_status"):
     account: int
     expiry_ns: int
 
 
-class Deposit(_Command, tag="deposit"):
+class Deposit(_Command, frozen=True, tag="deposit"):
     account: int
     asset: str
     amount: int
     reference: str = ""
 
 
-class Withdraw(_Command, tag="withdraw"):
+class Withdraw(_Command, frozen=True, tag="withdraw"):
     account: int
     asset: str
     amount: int
     reference: str = ""
 
 
-class FundPlatformAccount(_Command, tag="fund_platform_account"):
+class FundPlatformAccount(_Command, frozen=True, tag="fund_platform_account"):
     """Operator money into the insurance fund, the committed capital tranche, or DEFICIT
     (recapitalising an unresolved deficit, at most its size, which un-pauses withdrawals)."""
 
@@ -171,7 +171,7 @@ class FundPlatformAccount(_Command, tag="fund_platform_account"):
 # --- trading -----------------------------------------------------------------
 
 
-class PlaceOrder(_Command, tag="place_order"):
+class PlaceOrder(_Command, frozen=True, tag="place_order"):
     account: int
     instrument: str
     side: Side
@@ -184,19 +184,19 @@ class PlaceOrder(_Command, tag="place_order"):
     client_order_id: str = ""
 
 
-class CancelOrder(_Command, tag="cancel_order"):
+class CancelOrder(_Command, frozen=True, tag="cancel_order"):
     account: int
     instrument: str
     order_id: int = 0
     client_order_id: str = ""
 
 
-class CancelAllOrders(_Command, tag="cancel_all_orders"):
+class CancelAllOrders(_Command, frozen=True, tag="cancel_all_orders"):
     account: int
     instrument: str = ""  # empty means every instrument
 
 
-class AmendOrder(_Command, tag="amend_order"):
+class AmendOrder(_Command, frozen=True, tag="amend_order"):
     """Change price and/or remaining quantity; priority is lost if price changes or qty grows."""
 
     account: int
@@ -206,13 +206,13 @@ class AmendOrder(_Command, tag="amend_order"):
     qty: int  # new remaining quantity
 
 
-class SetMarginMode(_Command, tag="set_margin_mode"):
+class SetMarginMode(_Command, frozen=True, tag="set_margin_mode"):
     account: int
     instrument: str
     isolated: bool
 
 
-class TransferIsolatedMargin(_Command, tag="transfer_isolated_margin"):
+class TransferIsolatedMargin(_Command, frozen=True, tag="transfer_isolated_margin"):
     """Move settlement-asset money between the cross wallet and an isolated position (+ in, - out)."""
 
     account: int

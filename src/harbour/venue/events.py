@@ -17,7 +17,7 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     ts_ns: int
 
 
-class Rejected(_Event, tag="rejected"):
+class Rejected(_Event, frozen=True, tag="rejected"):
     """A command broke a rule and changed nothing."""
 
     command: str  # the command's journal tag
@@ -27,7 +27,7 @@ class Rejected(_Event, tag="rejected"):
     detail: dict[str, str | int] = {}
 
 
-class AssetListed(_Event, tag="asset_listed"):
+class AssetListed(_Event, frozen=True, tag="asset_listed"):
     asset: str
     kind: str
     currency: str
@@ -35,7 +35,7 @@ class AssetListed(_Event, tag="asset_listed"):
     haircut_bps: int
 
 
-class IssuerRegisterUpdated(_Event, tag="issuer_register_updated"):
+class IssuerRegisterUpdated(_Event, frozen=True, tag="issuer_register_updated"):
     issuers: tuple[str, ...]
     added: tuple[str, ...]
     removed: tuple[str, ...]
@@ -43,61 +43,61 @@ class IssuerRegisterUpdated(_Event, tag="issuer_register_updated"):
     assets_now_ineligible: tuple[str, ...]
 
 
-class DepositBankAllowlistUpdated(_Event, tag="deposit_bank_allowlist_updated"):
+class DepositBankAllowlistUpdated(_Event, frozen=True, tag="deposit_bank_allowlist_updated"):
     banks: tuple[str, ...]
     assets_now_ineligible: tuple[str, ...]
 
 
-class MarginAssetHaircutSet(_Event, tag="margin_asset_haircut_set"):
+class MarginAssetHaircutSet(_Event, frozen=True, tag="margin_asset_haircut_set"):
     asset: str
     old_bps: int
     new_bps: int
 
 
-class FxRateSet(_Event, tag="fx_rate_set"):
+class FxRateSet(_Event, frozen=True, tag="fx_rate_set"):
     base: str
     quote: str
     rate_e8: int
 
 
-class EligibleReferenceAssetsSet(_Event, tag="eligible_reference_assets_set"):
+class EligibleReferenceAssetsSet(_Event, frozen=True, tag="eligible_reference_assets_set"):
     retail_spot_assets: tuple[str, ...]
     iosco_indices: tuple[str, ...]
 
 
-class InstrumentListed(_Event, tag="instrument_listed"):
+class InstrumentListed(_Event, frozen=True, tag="instrument_listed"):
     instrument: str
     reference: str
     settlement_asset: str
     sfc_approval_ref: str
 
 
-class InstrumentStateChanged(_Event, tag="instrument_state_changed"):
+class InstrumentStateChanged(_Event, frozen=True, tag="instrument_state_changed"):
     instrument: str
     old: InstrumentState
     new: InstrumentState
     reason: str
 
 
-class ReferencePriceSet(_Event, tag="reference_price_set"):
+class ReferencePriceSet(_Event, frozen=True, tag="reference_price_set"):
     instrument: str
     price: int
 
 
-class AccountOpened(_Event, tag="account_opened"):
+class AccountOpened(_Event, frozen=True, tag="account_opened"):
     account: int
     kind: AccountKind
     pi_expiry_ns: int
     legal_entity: str
 
 
-class ProfessionalInvestorStatusSet(_Event, tag="pi_status_set"):
+class ProfessionalInvestorStatusSet(_Event, frozen=True, tag="pi_status_set"):
     account: int
     old_expiry_ns: int
     new_expiry_ns: int
 
 
-class TransferPosted(_Event, tag="transfer_posted"):
+class TransferPosted(_Event, frozen=True, tag="transfer_posted"):
     """A balanced ledger transfer: postings sum to zero per asset."""
 
     transfer_id: int
@@ -106,7 +106,7 @@ class TransferPosted(_Event, tag="transfer_posted"):
     reference: str = ""
 
 
-class OrderAccepted(_Event, tag="order_accepted"):
+class OrderAccepted(_Event, frozen=True, tag="order_accepted"):
     order_id: int
     account: int
     instrument: str
@@ -119,7 +119,7 @@ class OrderAccepted(_Event, tag="order_accepted"):
     client_order_id: str
 
 
-class OrderCancelled(_Event, tag="order_cancelled"):
+class OrderCancelled(_Event, frozen=True, tag="order_cancelled"):
     order_id: int
     account: int
     instrument: str
@@ -129,7 +129,7 @@ class OrderCancelled(_Event, tag="order_cancelled"):
     is_affiliated_mm: bool
 
 
-class OrderAmended(_Event, tag="order_amended"):
+class OrderAmended(_Event, frozen=True, tag="order_amended"):
     order_id: int
     account: int
     instrument: str
@@ -140,7 +140,7 @@ class OrderAmended(_Event, tag="order_amended"):
     priority_lost: bool
 
 
-class TradeExecuted(_Event, tag="trade_executed"):
+class TradeExecuted(_Event, frozen=True, tag="trade_executed"):
     trade_id: int
     instrument: str
     price: int
@@ -158,7 +158,7 @@ class TradeExecuted(_Event, tag="trade_executed"):
     taker_realised_pnl: int
 
 
-class MarginModeSet(_Event, tag="margin_mode_set"):
+class MarginModeSet(_Event, frozen=True, tag="margin_mode_set"):
     account: int
     instrument: str
     isolated: bool

@@ -60,7 +60,7 @@ class Instrument:
         self.price_band_bps = spec.price_band_bps
         self.market_collar_bps = spec.market_collar_bps
         self.sfc_approval_ref = spec.sfc_approval_ref
-        self.unit_value = 10 ** (MONEY_DECIMALS - spec.price_decimals - spec.qty_decimals)
+        self.unit_value: int = 10 ** (MONEY_DECIMALS - spec.price_decimals - spec.qty_decimals)
         self.clearing_account = "CLEARING:" + spec.instrument  # see state.clearing_account
         self.state = InstrumentState.OPEN
         self.ref_price = 0
