@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harbour.journal import FileJournal, RecordKind, Sequencer, SnapshotStore, recover
-from harbour.kernel.errors import InvariantBroken
+from harbour.kernel.errors import InvariantBroken, MalformedCommand, RejectCode
 
 from journal_kit import CODEC, FACTORY, FakeClock
 from toy_engine import Add, CommandRejected, Explode, Put, ValueSet, make_commands
@@ -159,6 +159,20 @@ def test_sequencer_unencodable_command_consumes_no_seq(tmp_path: Path) -> None:
         seq, _ = sequencer.submit(Put("a", 1))
 
     assert seq == 1
+
+
+def test_sequencer_command_with_a_wrongly_typed_field_is_refused_and_nothing_is_journaled(tmp_path: Path) -> None:
+    with FileJournal.open(tmp_path / "journal.log") as journal:
+        sequencer = _sequencer(journal)
+        sequencer.submit(Put("a", 1))
+        before = sequencer.engine.state_hash()
+
+        with pytest.raises(MalformedCommand) as refused:
+            sequencer.submit(Put("a", 1.5))  # type: ignore[arg-type]
+
+        assert refused.value.code == RejectCode.MALFORMED_COMMAND
+        assert (journal.last_seq, sequencer.last_seq) == (1, 1)
+        assert sequencer.engine.state_hash() == before
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,8 @@ from typing import Any, get_args
 
 import msgspec
 
+from harbour.kernel.errors import MalformedCommand
+
 
 class CommandCodec:
     """Encode and decode the commands of one tagged union."""
@@ -45,6 +47,21 @@ class CommandCodec:
         if not isinstance(command, self._members):
             raise TypeError(f"{type(command).__name__} is not a member of {self._command_type}")
         return self._encoder.encode(command)
+
+    def encode_checked(self, command: Any) -> tuple[bytes, Any]:
+        """Return the payload of ``command`` and the command decoded back from it.
+
+        msgspec does not type-check a Struct's constructor, so a command built in
+        process can carry a field of the wrong type (a float quantity, say) that the
+        typed decoder would refuse on replay. Decoding the payload here proves it will
+        replay, and the decoded command is the one to apply: exactly what replay applies.
+        Raises ``MalformedCommand`` if the payload does not decode to a valid command.
+        """
+        payload = self.encode(command)
+        try:
+            return payload, self._decoder.decode(payload)
+        except msgspec.DecodeError as error:
+            raise MalformedCommand(f"{type(command).__name__}: {error}") from error
 
     def decode(self, payload: bytes) -> Any:
         """Return the command in ``payload``; raise ``msgspec.DecodeError`` (or its

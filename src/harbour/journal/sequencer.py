@@ -65,7 +65,7 @@ class Sequencer:
                 raise ValueError("snapshot_every needs a SnapshotStore")
         self._engine = engine
         self._journal = journal
-        self._encode = codec.encode
+        self._encode_checked = codec.encode_checked
         self._clock = clock
         self._checkpoint_every = checkpoint_every or 0
         self._snapshot_every = snapshot_every or 0
@@ -103,7 +103,8 @@ class Sequencer:
         """Stamp, journal and apply ``command``; return its seq and events (not yet durable)."""
         if self._halt_reason is not None:
             raise InvariantBroken("sequencer halted after an engine failure") from self._halt_reason
-        payload = self._encode(command)
+        # the applied command is the one decoded back from its payload: exactly what replay applies
+        payload, command = self._encode_checked(command)
         seq = self._last_seq + 1
         now_ns = self._clock()
         ts_ns = now_ns if now_ns > self._last_ts_ns else self._last_ts_ns

@@ -13,6 +13,7 @@ Exception tree:
       JournalCorrupt    checksum or hash chain failed before the tail
       JournalLocked     another writer holds the journal
       JournalFailed     a write or fsync failed; reopen to recover
+      MalformedCommand  a command's fields do not have their declared types (MALFORMED_COMMAND)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class RejectCode(IntEnum):
     AMEND_NO_CHANGE = 1021
     FX_RATE_MISSING = 1022
     AMOUNT_TOO_LARGE = 1024
+    MALFORMED_COMMAND = 1025
 
     # 2xxx: margin and risk
     INSUFFICIENT_MARGIN = 2001
@@ -93,3 +95,9 @@ class JournalLocked(HarbourError):
 
 class JournalFailed(HarbourError):
     """An earlier journal write or fsync failed; reopen the journal to recover."""
+
+
+class MalformedCommand(HarbourError):
+    """A command's fields do not have their declared types; it was neither journaled nor applied."""
+
+    code = RejectCode.MALFORMED_COMMAND

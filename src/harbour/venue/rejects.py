@@ -33,6 +33,7 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.PRICE_NOT_ALLOWED: "a market order must not carry a price",
     C.AMEND_NO_CHANGE: "the amendment changes neither price nor quantity",
     C.FX_RATE_MISSING: "no FX rate from {base} to {quote}",
+    C.MALFORMED_COMMAND: "command fields do not have their declared types: {problem}",
     C.AMOUNT_TOO_LARGE: "amount {amount} would take net {asset} holdings past the ceiling {ceiling}",
     C.INSUFFICIENT_MARGIN: "initial margin {required} exceeds equity {available} ({currency} micro-units)",
     C.INSUFFICIENT_FREE_COLLATERAL: "withdrawal would leave equity {remaining} below initial margin {required}",
