@@ -1,0 +1,177 @@
+"""Broker commands: the only inputs that change broker state.
+
+Owns the closed union ``BrokerCommand``. Commands are immutable, imperative and carry
+no seq or time: the sequencer stamps them. The msgspec tag is the command's stable
+journal name. Units: money is HKD micro-units; security quantities are shares; VA
+quantities are integer units of 1e-8 coin; security prices are HKD micro-units per
+share and VA prices HKD micro-units per whole coin. Prices come in only as commands,
+so every valuation is reproducible from the journal (A1).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import msgspec
+
+from harbour.broker.config import BrokerConfig
+
+
+class EncumbrancePurpose(str, Enum):
+    """Ways someone might try to reuse a client's VA collateral: all are refused (N1)."""
+
+    PLEDGE = "PLEDGE"
+    LEND = "LEND"
+    STAKE = "STAKE"
+    TRANSFER_TO_HOUSE = "TRANSFER_TO_HOUSE"
+    SETTLE_OTHER_CLIENT_DEBT = "SETTLE_OTHER_CLIENT_DEBT"
+
+
+class _Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    pass
+
+
+# --- configuration and market data (operator, price feeds) ------------------------------
+
+
+class ConfigureBroker(_Command, frozen=True, tag="configure_broker"):
+    """Replace the risk configuration; refused as a whole if any setting is invalid."""
+
+    config: BrokerConfig
+
+
+class SetSecurityMarginRatio(_Command, frozen=True, tag="set_security_margin_ratio"):
+    """Put a security on the marginable list with the broker's margin ratio (0 = not collateral)."""
+
+    security: str
+    margin_ratio_bps: int
+
+
+class SetSecuritySuspended(_Command, frozen=True, tag="set_security_suspended"):
+    security: str
+    suspended: bool
+
+
+class MarkSecurity(_Command, frozen=True, tag="mark_security"):
+    security: str
+    price: int  # HKD micro-units per share
+
+
+class MarkVirtualAsset(_Command, frozen=True, tag="mark_virtual_asset"):
+    asset: str
+    price: int  # HKD micro-units per whole coin
+
+
+class SetExchangeSession(_Command, frozen=True, tag="set_exchange_session"):
+    """HKEX opened or closed: securities can be sold only while it is open (M7)."""
+
+    is_open: bool
+
+
+class ReviewMargins(_Command, frozen=True, tag="review_margins"):
+    """Re-examine every client at the stamped time (call deadlines fall due on this tick)."""
+
+
+# --- clients and eligibility (E1) ----------------------------------------------------------
+
+
+class RegisterSecuritiesMarginAccount(_Command, frozen=True, tag="register_securities_margin_account"):
+    """The client's existing securities margin account and its current credit limit (HKD micro)."""
+
+    client: int
+    credit_limit: int
+
+
+class RecordVaSuitability(_Command, frozen=True, tag="record_va_suitability"):
+    client: int
+    passed: bool
+    reference: str = ""
+
+
+class OpenVaFacility(_Command, frozen=True, tag="open_va_facility"):
+    client: int
+
+
+# --- collateral in and out -------------------------------------------------------------------
+
+
+class DepositCash(_Command, frozen=True, tag="deposit_cash"):
+    """Cash paid in; it repays any loan first (a margin account's single debit balance)."""
+
+    client: int
+    amount: int
+
+
+class DepositSecurities(_Command, frozen=True, tag="deposit_securities"):
+    client: int
+    security: str
+    qty: int
+
+
+class DepositVirtualAsset(_Command, frozen=True, tag="deposit_virtual_asset"):
+    """A VA transferred in; it becomes a new lot in the client's own sub-ledger."""
+
+    client: int
+    asset: str
+    qty: int
+    cost_price: int  # HKD micro per coin, for losers-first ordering (M7)
+
+
+class BuyVirtualAsset(_Command, frozen=True, tag="buy_virtual_asset"):
+    """Settle a BTC/ETH purchase filled on the VATP: cash first, the rest financed (E4, M1)."""
+
+    client: int
+    asset: str
+    qty: int
+    price: int  # execution price, HKD micro per coin
+
+
+class WithdrawCash(_Command, frozen=True, tag="withdraw_cash"):
+    client: int
+    amount: int
+
+
+class WithdrawSecurities(_Command, frozen=True, tag="withdraw_securities"):
+    client: int
+    security: str
+    qty: int
+
+
+class WithdrawVirtualAsset(_Command, frozen=True, tag="withdraw_virtual_asset"):
+    """Withdraw VA from the client's lots, oldest lot first (N1 allowed path a)."""
+
+    client: int
+    asset: str
+    qty: int
+
+
+class EncumberVirtualAsset(_Command, frozen=True, tag="encumber_virtual_asset"):
+    """A request to pledge, lend, stake or move a VA lot: always refused (N1, N3)."""
+
+    client: int
+    lot: int
+    qty: int
+    purpose: EncumbrancePurpose
+    beneficiary: str = ""
+
+
+BrokerCommand = (
+    ConfigureBroker
+    | SetSecurityMarginRatio
+    | SetSecuritySuspended
+    | MarkSecurity
+    | MarkVirtualAsset
+    | SetExchangeSession
+    | ReviewMargins
+    | RegisterSecuritiesMarginAccount
+    | RecordVaSuitability
+    | OpenVaFacility
+    | DepositCash
+    | DepositSecurities
+    | DepositVirtualAsset
+    | BuyVirtualAsset
+    | WithdrawCash
+    | WithdrawSecurities
+    | WithdrawVirtualAsset
+    | EncumberVirtualAsset
+)

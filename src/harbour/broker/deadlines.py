@@ -1,0 +1,46 @@
+"""Margin-call deadlines (M4), from the command's timestamp only.
+
+Owns the deadline arithmetic. Hong Kong time is UTC+8 all year (no daylight saving).
+
+* Securities-driven call: the next HK business day's cut-off (house default 12:00 HKT).
+* VA-driven call: the earlier of ts + ``va_call_deadline_ns`` (house default 24 h) and
+  that same cut-off.
+
+A business day here is Monday to Friday that is not in ``config.hk_holidays`` (days
+since 1970-01-01 in HKT). The HKEX trading calendar itself (typhoon/black-rainstorm
+closures, half days) is not modelled yet: the operator loads public holidays through
+``ConfigureBroker``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from harbour.broker.clients import CAUSE_VIRTUAL_ASSET
+from harbour.broker.config import BrokerConfig
+
+NS_PER_MINUTE: Final = 60 * 10**9
+DAY_NS: Final = 24 * 60 * NS_PER_MINUTE
+HKT_OFFSET_NS: Final = 8 * 60 * NS_PER_MINUTE
+_EPOCH_WEEKDAY: Final = 3  # 1970-01-01 was a Thursday (Monday = 0)
+
+
+def is_hk_business_day(day: int, config: BrokerConfig) -> bool:
+    """Whether HKT day number ``day`` (days since 1970-01-01) is a weekday and no holiday."""
+    return (day + _EPOCH_WEEKDAY) % 7 < 5 and day not in config.hk_holidays
+
+
+def next_business_day_cutoff_ns(ts_ns: int, config: BrokerConfig) -> int:
+    """The cut-off time (UTC ns) on the first HK business day after the HKT day of ``ts_ns``."""
+    day = (ts_ns + HKT_OFFSET_NS) // DAY_NS + 1
+    while not is_hk_business_day(day, config):
+        day += 1
+    return day * DAY_NS + config.call_cutoff_minutes_hkt * NS_PER_MINUTE - HKT_OFFSET_NS
+
+
+def call_deadline_ns(ts_ns: int, cause: str, config: BrokerConfig) -> int:
+    """When a call issued at ``ts_ns`` falls due, by what caused it (M4)."""
+    cutoff = next_business_day_cutoff_ns(ts_ns, config)
+    if cause == CAUSE_VIRTUAL_ASSET:
+        return min(ts_ns + config.va_call_deadline_ns, cutoff)
+    return cutoff

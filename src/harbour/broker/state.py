@@ -1,0 +1,134 @@
+"""All mutable broker state in one place, with its deterministic export.
+
+Owns ``BrokerState``: the configuration in force, the marginable securities list with
+marks and suspensions, the VA marks, the HKEX session flag, clients, each client's VA
+custody sub-ledger and the main ledger.
+
+Main ledger (HKD micro-units and shares), balances signed from the broker's side
+(positive = the broker owes the party): ``CASH:<c>`` client cash (>= 0),
+``LOAN:<c>`` minus the loan (<= 0), ``BAD_DEBT:<c>`` minus the written-off residual of
+that client alone (<= 0), ``SEC:<c>`` securities held for the client (asset
+``SEC:<code>``, >= 0), ``EXTERNAL`` the outside world (depositors, VATP, HKEX).
+
+``to_state()`` turns everything into plain builtins in a canonical order; the snapshot
+is its msgpack encoding and the state hash is blake2b-256 of those bytes, so a
+restored snapshot hashes identically by construction and replay reproduces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+import msgspec
+
+from harbour.broker.clients import Client
+from harbour.broker.config import BrokerConfig
+from harbour.broker.custody import ClientVaCustody
+from harbour.ledger.book import EXTERNAL as EXTERNAL
+from harbour.ledger.book import Ledger
+
+HKD: Final = "HKD"
+MAIN_LEDGER: Final = "MAIN"
+
+
+def cash_account(client: int) -> str:
+    return f"CASH:{client}"
+
+
+def loan_account(client: int) -> str:
+    return f"LOAN:{client}"
+
+
+def bad_debt_account(client: int) -> str:
+    return f"BAD_DEBT:{client}"
+
+
+def securities_account(client: int) -> str:
+    return f"SEC:{client}"
+
+
+def security_asset(security: str) -> str:
+    return f"SEC:{security}"
+
+
+class SecurityRecord(msgspec.Struct, kw_only=True):
+    margin_ratio_bps: int
+    price: int = 0  # 0 = never marked
+    marked_ts_ns: int = 0
+    suspended: bool = False
+
+
+class VaMark(msgspec.Struct, frozen=True, kw_only=True):
+    price: int
+    marked_ts_ns: int
+
+
+class BrokerState:
+    __slots__ = ("config", "securities", "va_marks", "hkex_open", "clients", "custody", "ledger", "next_lot_id")
+
+    def __init__(self, config: BrokerConfig | None = None) -> None:
+        self.config = config if config is not None else BrokerConfig()
+        self.securities: dict[str, SecurityRecord] = {}
+        self.va_marks: dict[str, VaMark] = {}
+        self.hkex_open = True
+        self.clients: dict[int, Client] = {}
+        self.custody: dict[int, ClientVaCustody] = {}
+        self.ledger = Ledger()
+        self.next_lot_id = 1
+
+    # --- balances read from the ledgers ----------------------------------------------------
+
+    def loan(self, client: int) -> int:
+        return -self.ledger.balance(loan_account(client), HKD)
+
+    def cash(self, client: int) -> int:
+        return self.ledger.balance(cash_account(client), HKD)
+
+    def bad_debt(self, client: int) -> int:
+        return -self.ledger.balance(bad_debt_account(client), HKD)
+
+    def securities_held(self, client: int) -> list[tuple[str, int]]:
+        """(security code, shares) held for ``client``, by code."""
+        wallet = self.ledger.wallet(securities_account(client))
+        return sorted((asset[4:], qty) for asset, qty in wallet.items() if qty)
+
+    def shares(self, client: int, security: str) -> int:
+        return self.ledger.balance(securities_account(client), security_asset(security))
+
+    # --- export ---------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, object]:
+        return {
+            "config": msgspec.to_builtins(self.config),
+            "securities": [[code, msgspec.to_builtins(rec)] for code, rec in sorted(self.securities.items())],
+            "va_marks": [[asset, msgspec.to_builtins(mark)] for asset, mark in sorted(self.va_marks.items())],
+            "hkex_open": int(self.hkex_open),
+            "clients": [self.clients[c].to_state() for c in sorted(self.clients)],
+            "custody": [self.custody[c].to_state() for c in sorted(self.custody)],
+            "ledger": self.ledger.to_state(),
+            "next_lot_id": self.next_lot_id,
+        }
+
+    def encode(self) -> bytes:
+        return msgspec.msgpack.encode(self.to_state())
+
+    def state_hash(self) -> bytes:
+        return hashlib.blake2b(self.encode(), digest_size=32).digest()
+
+    @classmethod
+    def decode(cls, data: bytes) -> BrokerState:
+        s = msgspec.msgpack.decode(data)
+        st = cls(msgspec.convert(s["config"], BrokerConfig))
+        st.securities = {code: msgspec.convert(rec, SecurityRecord) for code, rec in s["securities"]}
+        st.va_marks = {asset: msgspec.convert(mark, VaMark) for asset, mark in s["va_marks"]}
+        st.hkex_open = bool(s["hkex_open"])
+        for row in s["clients"]:
+            client = Client.from_state(row)
+            st.clients[client.client_id] = client
+        for row in s["custody"]:
+            custody = ClientVaCustody.from_state(row)
+            st.custody[custody.owner] = custody
+        st.ledger = Ledger.from_state(s["ledger"])
+        st.next_lot_id = s["next_lot_id"]
+        return st

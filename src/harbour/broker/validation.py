@@ -1,0 +1,54 @@
+"""Validation of a broker configuration (V3, E2 and the ordering of the margin levels).
+
+Owns ``validate_config``: the first problem with a config as a reject code and its
+detail, or None. The invariants it enforces are listed in ``config``.
+"""
+
+from __future__ import annotations
+
+from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, VA_HAIRCUT_FLOOR_BPS, BrokerConfig
+from harbour.kernel.errors import RejectCode
+from harbour.kernel.money import BPS
+
+Problem = tuple[RejectCode, dict[str, str | int]]
+
+
+def validate_config(config: BrokerConfig) -> Problem | None:
+    """Return the first problem with ``config`` (a reject code and its detail), or None."""
+    seen: set[str] = set()
+    for rule in config.va_haircuts:
+        if rule.asset not in ELIGIBLE_VIRTUAL_ASSETS:
+            return RejectCode.VA_NOT_ELIGIBLE, {"asset": rule.asset}
+        if rule.asset in seen:
+            return RejectCode.INVALID_PARAMETER, {"problem": f"two haircut rules for {rule.asset}"}
+        seen.add(rule.asset)
+        for haircut in (rule.volatility_haircut_bps, *(t.haircut_bps for t in rule.size_add_on)):
+            if haircut < VA_HAIRCUT_FLOOR_BPS:
+                return RejectCode.HAIRCUT_BELOW_FLOOR, {"asset": rule.asset, "haircut_bps": haircut, "floor_bps": VA_HAIRCUT_FLOOR_BPS}
+            if haircut > BPS:
+                return RejectCode.INVALID_PARAMETER, {"problem": f"{rule.asset} haircut {haircut} bps is above 100%"}
+        for tier in rule.size_add_on:
+            if tier.min_units <= 0:
+                return RejectCode.INVALID_PARAMETER, {"problem": f"{rule.asset} size tier threshold must be positive"}
+    problem = _margin_level_problem(config)
+    if problem:
+        return RejectCode.INVALID_MARGIN_LEVELS, {"problem": problem}
+    if config.va_call_deadline_ns <= 0 or not 0 <= config.call_cutoff_minutes_hkt < 24 * 60:
+        return RejectCode.INVALID_PARAMETER, {"problem": "call deadlines must be positive and the cut-off within a day"}
+    return None
+
+
+def _margin_level_problem(c: BrokerConfig) -> str:
+    if not 0 < c.target_ratio_bps < c.call_ratio_bps:
+        return f"target {c.target_ratio_bps} must be positive and below call {c.call_ratio_bps}"
+    if not 0 < c.warning_ratio_bps <= c.call_ratio_bps:
+        return f"warning {c.warning_ratio_bps} must be positive and at most call {c.call_ratio_bps}"
+    if c.forced_sale_ratio_bps < c.call_ratio_bps:
+        return f"forced sale {c.forced_sale_ratio_bps} must be at least call {c.call_ratio_bps}"
+    if not 0 < c.withdrawal_max_ratio_bps <= c.call_ratio_bps:
+        return f"withdrawal ceiling {c.withdrawal_max_ratio_bps} must be positive and at most call {c.call_ratio_bps}"
+    if not 0 <= c.sale_cost_bps < BPS:
+        return f"sale cost {c.sale_cost_bps} must be in [0, 10000)"
+    if not 0 <= c.equity_floor_bps < BPS:
+        return f"equity floor {c.equity_floor_bps} must be in [0, 10000)"
+    return ""
