@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-compiled lint clean
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
@@ -25,5 +25,15 @@ test: lint
 bench: $(STAMP)
 	$(PY) bench/engine_bench.py
 
+# Opt-in: the same benchmark against the engine's hot modules compiled with mypyc, installed
+# (non-editable) in a separate venv; its state-hash check proves compiled == pure Python.
+COMPILED := .venv-compiled
+bench-compiled:
+	$(PYTHON) -m venv $(COMPILED)
+	$(COMPILED)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPILED)/bin/python -m pip install --quiet setuptools wheel "mypy==2.4.1" msgspec sortedcontainers numpy typer rich
+	HARBOUR_COMPILE=1 $(COMPILED)/bin/python -m pip install --quiet --no-build-isolation --force-reinstall --no-deps .
+	$(COMPILED)/bin/python bench/engine_bench.py
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .hypothesis
+	rm -rf $(VENV) $(COMPILED) build src/*.egg-info .hypothesis
