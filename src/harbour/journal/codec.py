@@ -34,6 +34,8 @@ class CommandCodec:
         """Build the codec for ``command_type``: a tagged Struct or a union of them."""
         self._command_type = command_type
         self._members = _struct_members(command_type)
+        # exact types only: an O(1) membership test on the hot path
+        self._member_types = frozenset(self._members)
         self._encoder = msgspec.msgpack.Encoder(order="deterministic")
         self._decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(command_type)
 
@@ -44,7 +46,7 @@ class CommandCodec:
 
     def encode(self, command: Any) -> bytes:
         """Return the payload bytes of ``command``; raise TypeError if it is not in the union."""
-        if not isinstance(command, self._members):
+        if type(command) not in self._member_types:
             raise TypeError(f"{type(command).__name__} is not a member of {self._command_type}")
         return self._encoder.encode(command)
 
