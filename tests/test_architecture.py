@@ -36,7 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "api": frozenset({"kernel", "ledger", "compliance", "prices", "venue", "broker", "journal"}),
     "cli": frozenset({"kernel", "ledger", "compliance", "prices", "venue", "broker", "journal", "sim", "api"}),
 }
-CORE = ("kernel", "ledger", "compliance", "venue", "broker")
+CORE = ("kernel", "ledger", "compliance", "prices", "venue", "broker")
 
 
 def _subpackages() -> list[str]:

@@ -1,0 +1,97 @@
+"""Price integrity: the IOSCO index, the mark price and funding, as pure integer functions.
+
+Owns index determinations (``index``), the mark price (``mark``), premium sampling and
+the funding rate and payment (``funding``), and the parameter problems they refuse
+(``problems``). No I/O, no clock, no floats: prices are integers in a stated price unit,
+rates are parts per 1e8 per funding interval, and every division names its rounding.
+The venue feeds these functions journaled inputs, so replay reproduces every price.
+"""
+
+from harbour.prices.funding import (
+    MAX_FUNDING_INTERVAL_NS,
+    RATE_UNIT,
+    SIGN_CONVENTION,
+    BookSide,
+    FundingParameters,
+    FundingRate,
+    PremiumSample,
+    PremiumWeighting,
+    average_premium_e8,
+    check_funding_parameters,
+    compute_funding_rate,
+    funding_cap_e8,
+    funding_payment,
+    impact_price,
+    sample_premium,
+)
+from harbour.prices.index import (
+    Clamp,
+    Constituent,
+    Exclusion,
+    ExclusionReason,
+    Fallback,
+    IndexMethodology,
+    IndexPrint,
+    InputKind,
+    LastGood,
+    OutlierAction,
+    PriceInput,
+    WeightUsed,
+    check_methodology,
+    compute_index,
+    recompute,
+    select_methodology,
+)
+from harbour.prices.mark import (
+    BasisSample,
+    LastPriceSource,
+    MarkParameters,
+    MarkPrice,
+    basis_moving_average,
+    check_mark_parameters,
+    compute_mark_price,
+)
+from harbour.prices.problems import RATE_SCALE, ParameterProblem
+
+__all__ = [
+    "MAX_FUNDING_INTERVAL_NS",
+    "RATE_SCALE",
+    "RATE_UNIT",
+    "SIGN_CONVENTION",
+    "BasisSample",
+    "BookSide",
+    "Clamp",
+    "Constituent",
+    "Exclusion",
+    "ExclusionReason",
+    "Fallback",
+    "FundingParameters",
+    "FundingRate",
+    "IndexMethodology",
+    "IndexPrint",
+    "InputKind",
+    "LastGood",
+    "LastPriceSource",
+    "MarkParameters",
+    "MarkPrice",
+    "OutlierAction",
+    "ParameterProblem",
+    "PremiumSample",
+    "PremiumWeighting",
+    "PriceInput",
+    "WeightUsed",
+    "average_premium_e8",
+    "basis_moving_average",
+    "check_funding_parameters",
+    "check_mark_parameters",
+    "check_methodology",
+    "compute_funding_rate",
+    "compute_index",
+    "compute_mark_price",
+    "funding_cap_e8",
+    "funding_payment",
+    "impact_price",
+    "recompute",
+    "sample_premium",
+    "select_methodology",
+]
