@@ -22,8 +22,10 @@ run: $(STAMP)
 test: lint
 	$(PY) -m pytest
 
+# Two JSON objects, one per line of output: the venue engine, then the broker's revaluation and stress.
 bench: $(STAMP)
 	$(PY) bench/engine_bench.py
+	$(PY) bench/broker_bench.py
 
 # Opt-in: the same benchmark against the engine's hot modules compiled with mypyc, installed
 # (non-editable) in a separate venv; its state-hash check proves compiled == pure Python.

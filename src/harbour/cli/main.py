@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harbour.broker import VA_UNITS_PER_COIN
 from harbour.journal import CommandCodec
 from harbour.journal import replay as replay_journal
 from harbour.kernel.errors import HarbourError
 from harbour.kernel.money import MICRO, format_units
+from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, run_broker_simulation
 from harbour.sim.clock import NS_PER_SECOND
 from harbour.sim.harness import (
     JOURNAL_FILE_NAME,
@@ -46,6 +48,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(highlight=False)
+broker_app = typer.Typer(name="broker", help="The VA margin-financing broker: simulate a seeded book through a VA crash.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
 
 
 @app.callback()
@@ -246,3 +250,100 @@ def replay(
         else:
             console.print("[green]all invariants hold on the replayed state[/]")
     raise typer.Exit(EXIT_OK if healthy else EXIT_UNHEALTHY)
+
+
+# --- broker ---------------------------------------------------------------------------------
+
+
+@broker_app.command("simulate")
+def broker_simulate(
+    seed: Annotated[int, typer.Option(help="Seed of the book and the crash path: the same seed gives the same result.")] = 7,
+    clients: Annotated[int, typer.Option(min=1, help="Number of margin clients in the book.")] = 40,
+    hours: Annotated[int, typer.Option(min=1, help="Simulated hours of the VA crash path.")] = 72,
+    capital: Annotated[int, typer.Option(min=0, help="Excess liquid capital, whole HKD (the S3/S4 comparison line).")] = 3_000_000,
+    slippage_bps: Annotated[int, typer.Option(min=0, max=5_000, help="Liquidation slippage in the stress run, bps.")] = 200,
+    show: Annotated[int, typer.Option(min=0, help="Rows shown per event table.")] = 15,
+) -> None:
+    """Run a seeded book through the broker engine and a VA crash; print warnings, calls, sales and the stress table."""
+    config = BrokerSimConfig(seed=seed, clients=clients, hours=hours, excess_liquid_capital=capital * MICRO, slippage_bps=slippage_bps)
+    with console.status(f"simulating broker book, seed {seed}"):
+        result = run_broker_simulation(config)
+    _print_broker(result, show)
+    raise typer.Exit(EXIT_OK if not result.findings else EXIT_UNHEALTHY)
+
+
+def _ratio(bps: int | None) -> str:
+    return "unbounded" if bps is None else f"{bps / 100:.2f}%"
+
+
+def _pct(bps: int) -> str:
+    return f"{bps / 100:+.0f}%"
+
+
+def _print_broker(r: BrokerSimResult, show: int) -> None:
+    summary = Table(title=f"Broker simulation: seed {r.seed}", show_header=False, title_justify="left")
+    summary.add_column("metric", style="bold")
+    summary.add_column("value", justify="right")
+    summary.add_row("clients", ", ".join(f"{k.lower().replace('_', '-')} {v}" for k, v in r.kinds.items()))
+    summary.add_row("margin loans before the crash (HKD)", _money(r.total_loans_before, 0))
+    if r.btc_path:
+        summary.add_row("BTC low / end vs start", f"{min(r.btc_path) / r.btc_path[0] - 1:+.1%} / {r.btc_path[-1] / r.btc_path[0] - 1:+.1%}")
+    summary.add_row("commands / rejects", f"{r.commands:,} / {r.rejects:,}")
+    summary.add_row("warnings (M2)", f"{len(r.warnings):,}")
+    summary.add_row("margin calls (M3) / met", f"{len(r.calls):,} / {len(r.calls_met):,}")
+    summary.add_row("forced sales (M5)", f"{len(r.forced_sales):,}")
+    summary.add_row("collateral sold (M6/M7 fills)", f"{len(r.sales):,}")
+    summary.add_row("bad debts (M8), HKD", f"{len(r.bad_debts):,} / {_money(sum(b.amount for b in r.bad_debts), 0)}")
+    console.print(summary)
+
+    events = Table(title="Warnings and margin calls", title_justify="left")
+    for col in ("seq", "client", "event", "cause", "R", "shortfall (HKD)"):
+        events.add_column(col, justify="right" if col not in ("event", "cause") else "left")
+    rows: list[tuple[int, int, str, str, int | None, int]] = [(w.seq, w.client, "warning", "", w.figures.ratio_bps, 0) for w in r.warnings]
+    rows += [(m.seq, m.client, "call", m.cause.lower(), m.figures.ratio_bps, m.shortfall) for m in r.calls]
+    for seq, client, kind, cause, ratio, shortfall in sorted(rows)[:show]:
+        events.add_row(str(seq), str(client), kind, cause, _ratio(ratio), _money(shortfall, 0) if shortfall else "")
+    console.print(events)
+
+    sales = Table(title="Forced sales", title_justify="left")
+    for col in ("seq", "client", "instrument", "qty", "price (HKD)", "net (HKD)", "loan repaid (HKD)"):
+        sales.add_column(col, justify="left" if col == "instrument" else "right")
+    for s in r.sales[:show]:
+        qty = f"{s.qty / VA_UNITS_PER_COIN:,.8f}" if s.lot else f"{s.qty:,}"
+        sales.add_row(str(s.seq), str(s.client), s.instrument, qty, _money(s.price, 2), _money(s.net, 0), _money(s.loan_repaid, 0))
+    console.print(sales)
+
+    if r.stress is not None:
+        rep = r.stress
+        table = Table(
+            title=f"Stress table (S2/S3): {rep.clients} clients with loans, slippage {rep.inputs.slippage_bps} bps, "
+            f"excess liquid capital HKD {_money(rep.inputs.excess_liquid_capital, 0)}",
+            title_justify="left",
+        )
+        for col in ("scenario", "BTC", "ETH", "equity", "in call", "forced", "sale (HKD)", "deficit allowed", "deficit blocked", "vs capital"):
+            table.add_column(col, justify="left" if col == "scenario" else "right")
+        for res in rep.results:
+            breach = "[bold red]EXCEEDS[/]" if res.exceeds_capital_blocked else "[green]within[/]"
+            table.add_row(
+                res.scenario, _pct(res.btc_shock_bps), _pct(res.eth_shock_bps), _pct(res.equity_shock_bps),
+                str(res.clients_in_call), str(res.clients_forced), _money(res.sale_value, 0),
+                _money(res.deficit_allowed, 0), _money(res.deficit_blocked, 0), breach,
+            )
+        console.print(table)
+        console.print(f"stress book state hash {rep.state_hash}", soft_wrap=True)
+    if r.reverse is not None:
+        rv = r.reverse
+        if rv.shock_bps is None:
+            console.print("reverse stress (S4): the book deficit stays within excess liquid capital even at BTC/ETH -100%")
+        else:
+            console.print(
+                f"reverse stress (S4): book deficit exceeds excess liquid capital from BTC/ETH -{rv.shock_bps / 100:.2f}% "
+                f"(deficit HKD {_money(rv.deficit_at_shock, 0)}; at -{(rv.shock_bps - 1) / 100:.2f}%: HKD {_money(rv.deficit_below, 0)})"
+            )
+    console.print(f"final state hash [bold]{r.final_state_hash}[/]", soft_wrap=True)
+    if r.findings:
+        console.print(f"[bold red]{len(r.findings)} invariant finding(s):[/]")
+        for f in r.findings[:20]:
+            console.print(f"  {f}")
+    else:
+        console.print("[green]all broker invariants hold[/]")

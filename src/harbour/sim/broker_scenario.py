@@ -1,0 +1,224 @@
+"""A seeded book of margin clients driven through the real broker engine and a VA crash.
+
+Owns ``BrokerSimConfig`` and ``run_broker_simulation``: onboard a seeded mix of clients
+(VA-only collateral, securities-only collateral, mixed), let each finance a BTC/ETH
+purchase within M1, then mark a seeded crash path every 15 simulated minutes (BTC with
+a gap, ETH at 1.3x BTC's log move, HSI-type stocks drifting down in HKEX sessions),
+with ``ReviewMargins`` on every tick so call deadlines fall due. Every input is a broker
+command applied by ``BrokerEngine.apply``; the engine decides every warning, call, sale
+and bad debt. The stress run (S2-S4) is taken on the book just before the crash.
+
+Floats are used only to draw the next price; what enters a command is an integer.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from harbour.broker import VA_UNITS_PER_COIN, BrokerEngine, check_all
+from harbour.broker import commands as c
+from harbour.broker.events import (
+    BadDebtBooked,
+    CollateralSold,
+    ForcedSaleStarted,
+    MarginCallIssued,
+    MarginCallMet,
+    MarginWarningIssued,
+    Rejected,
+)
+from harbour.broker.state import BrokerState
+from harbour.kernel.money import MICRO
+from harbour.sim.broker_stress import BookColumns, ReverseStressResult, StressReport, inputs_for, reverse_stress, run_stress
+
+T0: Final = 1_770_768_000_000_000_000  # 2026-02-11T00:00:00Z, a Wednesday (08:00 HKT)
+TICK_NS: Final = 15 * 60 * 10**9
+HOUR_NS: Final = 3_600 * 10**9
+DAY_NS: Final = 24 * HOUR_NS
+VA_ONLY: Final = "VA_ONLY"
+SECURITIES_ONLY: Final = "SECURITIES_ONLY"
+MIXED: Final = "MIXED"
+
+# (code, margin ratio bps, start price HKD): HSI constituents 70%, large caps 50-60%, a 0% small cap.
+SECURITIES: Final = (("0005", 7_000, 60), ("0700", 7_000, 400), ("9988", 6_000, 80), ("1810", 5_000, 20), ("8001", 0, 1))
+BTC_START: Final = 600_000 * MICRO
+ETH_START: Final = 20_000 * MICRO
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerSimConfig:
+    seed: int = 7
+    clients: int = 40
+    hours: int = 72
+    crash_start_hour: int = 6
+    crash_depth_bps: int = 5_500  # BTC trough vs start
+    gap_bps: int = 2_000  # one-tick gap inside the crash
+    excess_liquid_capital: int = 3_000_000 * MICRO
+    slippage_bps: int = 200
+
+
+@dataclass(slots=True)
+class BrokerSimResult:
+    seed: int
+    kinds: dict[str, int]
+    commands: int
+    rejects: int
+    warnings: list[MarginWarningIssued] = field(default_factory=list)
+    calls: list[MarginCallIssued] = field(default_factory=list)
+    calls_met: list[MarginCallMet] = field(default_factory=list)
+    forced_sales: list[ForcedSaleStarted] = field(default_factory=list)
+    sales: list[CollateralSold] = field(default_factory=list)
+    bad_debts: list[BadDebtBooked] = field(default_factory=list)
+    btc_path: list[int] = field(default_factory=list)
+    total_loans_before: int = 0
+    final_state_hash: str = ""
+    findings: list[str] = field(default_factory=list)
+    stress: StressReport | None = None
+    reverse: ReverseStressResult | None = None
+    book_before_crash: BrokerState | None = None  # a copy of the stressed book (read-only)
+
+
+class _Driver:
+    def __init__(self) -> None:
+        self.engine = BrokerEngine()
+        self.seq = 0
+        self.ts = T0
+        self.rejects = 0
+        self.events: list[Any] = []
+
+    def do(self, cmd: c.BrokerCommand, ts: int | None = None) -> list[Any]:
+        self.seq += 1
+        self.ts = ts if ts is not None else self.ts + 1_000_000
+        out = self.engine.apply(self.seq, self.ts, cmd)
+        self.rejects += sum(isinstance(e, Rejected) for e in out)
+        self.events.extend(out)
+        return out
+
+
+def _hkex_open(ts: int) -> bool:
+    """09:30-16:00 HKT (01:30-08:00 UTC) on weekdays (no holiday calendar in the simulator)."""
+    day = ts // DAY_NS
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    minute = (ts % DAY_NS) // (60 * 10**9)
+    return weekday < 5 and 90 <= minute < 480
+
+
+def _onboard(d: _Driver, rng: random.Random, cid: int) -> str:
+    kind = rng.choice((VA_ONLY, SECURITIES_ONLY, MIXED, MIXED))
+    limit = rng.randrange(2_000_000, 10_000_001, 500_000) * MICRO
+    d.do(c.RegisterSecuritiesMarginAccount(client=cid, credit_limit=limit))
+    d.do(c.RecordVaSuitability(client=cid, passed=True, reference=f"SUIT-{cid}"))
+    d.do(c.OpenVaFacility(client=cid))
+    margin_value = 0.0
+    if kind in (VA_ONLY, MIXED):
+        for asset, price in (("BTC", BTC_START), ("ETH", ETH_START)):
+            if asset == "BTC" or rng.random() < 0.5:
+                worth = rng.uniform(200_000, 2_000_000) * MICRO
+                qty = int(worth / price * VA_UNITS_PER_COIN)
+                d.do(c.DepositVirtualAsset(client=cid, asset=asset, qty=qty, cost_price=int(price * rng.uniform(0.6, 1.2))))
+                margin_value += qty * price / VA_UNITS_PER_COIN * 0.4
+    if kind in (SECURITIES_ONLY, MIXED):
+        for code, mr, price in rng.sample(SECURITIES, 2):
+            worth = rng.uniform(300_000, 3_000_000)
+            qty = max(1, int(worth / price))
+            d.do(c.DepositSecurities(client=cid, security=code, qty=qty))
+            margin_value += qty * price * MICRO * mr / 10_000
+    # Finance a purchase to a seeded target ratio: L = r (MV + 0.4 B) with B = L.
+    r = rng.uniform(0.45, 0.97)
+    asset, price = ("BTC", BTC_START) if rng.random() < 0.7 else ("ETH", ETH_START)
+    budget = r * margin_value / (1.0 - 0.4 * r)
+    for _ in range(4):
+        qty = int(budget / price * VA_UNITS_PER_COIN)
+        if qty <= 0:
+            break
+        out = d.do(c.BuyVirtualAsset(client=cid, asset=asset, qty=qty, price=price))
+        if not any(isinstance(e, Rejected) for e in out):
+            break
+        budget *= 0.8
+    return kind
+
+
+def _btc_level(hour: float, cfg: BrokerSimConfig, noise: float) -> float:
+    """Fraction of the start price: flat, a slide to the trough with a gap half-way, a partial bounce."""
+    start, slide = cfg.crash_start_hour, 30.0
+    depth = cfg.crash_depth_bps / 10_000
+    gap = cfg.gap_bps / 10_000
+    if hour < start:
+        base = 1.0
+    elif hour < start + slide:
+        t = (hour - start) / slide
+        smooth = (depth - gap) * t + (gap if t >= 0.5 else 0.0)
+        base = 1.0 - smooth
+    else:
+        base = 1.0 - depth + 0.1 * depth * min(1.0, (hour - start - slide) / 24.0)
+    return max(0.01, base * math.exp(noise))
+
+
+def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
+    rng = random.Random(cfg.seed)
+    d = _Driver()
+    d.do(c.MarkVirtualAsset(asset="BTC", price=BTC_START))
+    d.do(c.MarkVirtualAsset(asset="ETH", price=ETH_START))
+    sec_prices = {}
+    for code, mr, price in SECURITIES:
+        d.do(c.SetSecurityMarginRatio(security=code, margin_ratio_bps=mr))
+        d.do(c.MarkSecurity(security=code, price=price * MICRO))
+        sec_prices[code] = price * MICRO
+    kinds: dict[str, int] = {VA_ONLY: 0, SECURITIES_ONLY: 0, MIXED: 0}
+    for cid in range(1, cfg.clients + 1):
+        kinds[_onboard(d, rng, cid)] += 1
+    st = d.engine.state
+    result = BrokerSimResult(seed=cfg.seed, kinds=kinds, commands=0, rejects=0)
+    result.total_loans_before = sum(st.loan(cid) for cid in st.clients)
+
+    result.book_before_crash = BrokerState.decode(st.encode())
+    cols = BookColumns.from_state(st)
+    inputs = inputs_for(st.config, cfg.excess_liquid_capital, slippage_bps=cfg.slippage_bps, seed=cfg.seed)
+    result.stress, _ = run_stress(cols, inputs)
+    result.reverse = reverse_stress(cols, inputs)
+
+    setup_events = len(d.events)
+    hkex = True
+    noise = 0.0
+    eth_noise = 0.0
+    ticks = cfg.hours * HOUR_NS // TICK_NS
+    for i in range(1, ticks + 1):
+        ts = T0 + HOUR_NS + i * TICK_NS
+        is_open = _hkex_open(ts)
+        if is_open != hkex:
+            hkex = is_open
+            d.do(c.SetExchangeSession(is_open=is_open), ts)
+        noise = 0.97 * noise + rng.gauss(0.0, 0.004)
+        eth_noise = 0.97 * eth_noise + rng.gauss(0.0, 0.006)
+        level = _btc_level(i * TICK_NS / HOUR_NS, cfg, noise)
+        btc = max(MICRO, int(BTC_START * level))
+        eth = max(MICRO, int(ETH_START * math.exp(1.3 * math.log(level) + eth_noise)))
+        d.do(c.MarkVirtualAsset(asset="BTC", price=btc), ts + 1)
+        d.do(c.MarkVirtualAsset(asset="ETH", price=eth), ts + 2)
+        result.btc_path.append(btc)
+        if is_open:
+            for code, _, _ in SECURITIES:
+                step = math.exp(rng.gauss(-0.0015 if level < 0.9 else 0.0, 0.003))
+                sec_prices[code] = max(1_000, int(sec_prices[code] * step))
+                d.do(c.MarkSecurity(security=code, price=sec_prices[code]), ts + 3)
+        d.do(c.ReviewMargins(), ts + 4)
+    for e in d.events[setup_events:]:
+        if isinstance(e, MarginWarningIssued):
+            result.warnings.append(e)
+        elif isinstance(e, MarginCallIssued):
+            result.calls.append(e)
+        elif isinstance(e, MarginCallMet):
+            result.calls_met.append(e)
+        elif isinstance(e, ForcedSaleStarted):
+            result.forced_sales.append(e)
+        elif isinstance(e, CollateralSold):
+            result.sales.append(e)
+        elif isinstance(e, BadDebtBooked):
+            result.bad_debts.append(e)
+    result.commands = d.seq
+    result.rejects = d.rejects
+    result.final_state_hash = st.state_hash().hex()
+    result.findings = [str(f) for f in check_all(st)]
+    return result
