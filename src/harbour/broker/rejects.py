@@ -13,7 +13,7 @@ never the other way round, and every code has a template (a test keeps
 from __future__ import annotations
 
 from harbour.broker.events import Rejected
-from harbour.kernel.errors import RejectCode
+from harbour.kernel.errors import RejectCode, render_reject
 
 # Every code the broker can emit: its own 5xxx codes and the shared 1xxx request codes.
 BROKER_CODES: tuple[RejectCode, ...] = (
@@ -75,13 +75,7 @@ _TEMPLATES: dict[RejectCode, str] = {
 
 def render(code: RejectCode, detail: dict[str, str | int]) -> str:
     """Render the message of ``code`` from its detail fields."""
-    template = _TEMPLATES.get(code)
-    if template is None:
-        return code.name.lower().replace("_", " ")
-    try:
-        return template.format(**detail)
-    except KeyError:
-        return code.name.lower().replace("_", " ")
+    return render_reject(_TEMPLATES, code, detail)
 
 
 def rejected(seq: int, ts_ns: int, command: str, code: RejectCode, **detail: str | int) -> Rejected:

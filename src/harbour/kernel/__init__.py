@@ -1,6 +1,6 @@
 """Shared kernel: exact money arithmetic, id types, reject codes, clocks."""
 
-from harbour.kernel.errors import InvariantBroken, RejectCode
+from harbour.kernel.errors import InvariantBroken, RejectCode, render_reject
 from harbour.kernel.ids import (
     AccountId,
     AssetId,
@@ -35,4 +35,5 @@ __all__ = [
     "div_round_up",
     "format_units",
     "parse_units",
+    "render_reject",
 ]

@@ -18,6 +18,7 @@ Exception tree:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 
@@ -97,6 +98,21 @@ class RejectCode(IntEnum):
     REFERENCE_ASSET_NOT_ELIGIBLE = 6004
     SFC_APPROVAL_MISSING = 6005
     NOT_PROFESSIONAL_INVESTOR = 6006
+
+
+def render_reject(templates: Mapping[RejectCode, str], code: RejectCode, detail: Mapping[str, str | int]) -> str:
+    """Render a reject's human message from its code's template and its detail fields.
+
+    The message is always derived from the fields, never the other way round; a code with
+    no template, or a template naming a missing field, falls back to the code's name.
+    """
+    template = templates.get(code)
+    if template is not None:
+        try:
+            return template.format(**detail)
+        except KeyError:
+            pass
+    return code.name.lower().replace("_", " ")
 
 
 class HarbourError(Exception):

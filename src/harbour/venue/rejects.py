@@ -6,7 +6,7 @@ way round, so clients and reports can rely on the fields.
 
 from __future__ import annotations
 
-from harbour.kernel.errors import RejectCode
+from harbour.kernel.errors import RejectCode, render_reject
 from harbour.venue.events import Rejected
 
 C = RejectCode
@@ -60,13 +60,8 @@ _TEMPLATES: dict[RejectCode, str] = {
 
 
 def render(code: RejectCode, detail: dict[str, str | int]) -> str:
-    template = _TEMPLATES.get(code)
-    if template is None:
-        return code.name.lower().replace("_", " ")
-    try:
-        return template.format(**detail)
-    except KeyError:
-        return code.name.lower().replace("_", " ")
+    """Render the message of ``code`` from its detail fields."""
+    return render_reject(_TEMPLATES, code, detail)
 
 
 def rejected(seq: int, ts_ns: int, command: str, code: RejectCode, **detail: str | int) -> Rejected:
