@@ -37,6 +37,7 @@ from harbour.venue.commands import (
     SetMarginMode,
     SetProfessionalInvestorStatus,
     SetReferencePrice,
+    SettleFunding,
     Side,
     TimeInForce,
     TransferIsolatedMargin,
@@ -128,6 +129,18 @@ mode_intents = st.tuples(st.just("mode"), accounts, symbols, st.booleans())
 isolated_intents = st.tuples(st.just("isolated"), accounts, symbols, st.integers(-5_000, 20_000))
 fx_intents = st.tuples(st.just("fx"), st.integers(770_000_000, 790_000_000))
 haircut_intents = st.tuples(st.just("haircut"), st.integers(0, 3_000))
+# (rate per 1e8: mostly realistic, sometimes the bound's edge or past it; interval hours, 25 is refused; mark bps from the reference)
+funding_intents = st.tuples(
+    st.just("funding"),
+    symbols,
+    weighted(
+        (6, st.integers(-30_000, 30_000)),
+        (2, st.integers(-10_000_000, 10_000_000)),
+        (1, st.sampled_from([0, 100_000_000, -100_000_000, 100_000_001])),
+    ),
+    weighted((6, st.sampled_from([1, 4, 8])), (1, st.sampled_from([24, 25]))),
+    moves_bps,
+)
 
 
 def intents() -> st.SearchStrategy[tuple[Any, ...]]:
@@ -153,6 +166,7 @@ def intents() -> st.SearchStrategy[tuple[Any, ...]]:
         (1, isolated_intents),
         (1, fx_intents),
         (1, haircut_intents),
+        (3, funding_intents),
     )
 
 
@@ -298,6 +312,11 @@ def _command_for(v: Venue, intent: tuple[Any, ...]) -> object:
         return SetFxRate(base="USD", quote="HKD", rate_e8=intent[1])
     if kind == "haircut":
         return SetMarginAssetHaircut(asset="HKDX", haircut_bps=intent[1])
+    if kind == "funding":
+        _, sym, rate, hours, bps = intent
+        inst = v.state.instruments[sym]
+        mark = inst.ref_price * (10_000 + bps) // 10_000
+        return SettleFunding(instrument=sym, rate_e8=rate, interval_ns=hours * 3_600 * 10**9, mark_price=mark)
     raise AssertionError(f"unknown intent {intent!r}")
 
 

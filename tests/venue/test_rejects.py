@@ -33,6 +33,7 @@ from harbour.venue.commands import (
     SetMarginMode,
     SetProfessionalInvestorStatus,
     SetReferencePrice,
+    SettleFunding,
     TransferIsolatedMargin,
     Withdraw,
 )
@@ -219,6 +220,10 @@ def _reduce_increase(v: Venue) -> PlaceOrder:
     return _order(side=SELL, qty=3, reduce_only=True)
 
 
+def _funding(instrument: str = BTCUSD, rate_e8: int = 10_000, interval_ns: int = 8 * 3_600 * 10**9, mark_price: int = BTC_REF) -> SettleFunding:
+    return SettleFunding(instrument=instrument, rate_e8=rate_e8, interval_ns=interval_ns, mark_price=mark_price)
+
+
 def _account(v: Venue) -> None:
     _client(v)
 
@@ -284,6 +289,10 @@ CASES: list[tuple[str, RejectCode, Arrange]] = [
     ("haircut-virtual-asset", C.VIRTUAL_ASSET_NOT_ACCEPTED_AS_MARGIN, lambda v: SetMarginAssetHaircut(asset="BTC", haircut_bps=6_000)),
     ("listing-ineligible-reference", C.REFERENCE_ASSET_NOT_ELIGIBLE, lambda v: instrument_spec(instrument="SOLHKD", reference="SOL")),
     ("listing-no-approval", C.SFC_APPROVAL_MISSING, lambda v: instrument_spec(sfc_approval_ref="")),
+    ("funding-unknown-instrument", C.UNKNOWN_INSTRUMENT, lambda v: _funding(instrument="DOGEUSD")),
+    ("funding-interval-above-24h", C.INVALID_PARAMETER, lambda v: (_long(v), _funding(interval_ns=24 * 3_600 * 10**9 + 1))[1]),
+    ("funding-rate-beyond-bound", C.INVALID_PARAMETER, lambda v: (_long(v), _funding(rate_e8=-(10**8) - 1))[1]),
+    ("funding-mark-zero", C.PRICE_NOT_POSITIVE, lambda v: (_long(v), _funding(mark_price=0))[1]),
 ]
 
 

@@ -220,6 +220,21 @@ class TransferIsolatedMargin(_Command, frozen=True, tag="transfer_isolated_margi
     amount: int
 
 
+class SettleFunding(_Command, frozen=True, tag="settle_funding"):
+    """Settle one funding interval of an instrument at its end, through the ledger.
+
+    The rate is computed by the price service outside the engine and journaled here, so
+    replay reproduces it. Sign convention: a positive rate means longs pay shorts.
+    ``rate_e8`` is in parts per 1e8 per interval; ``interval_ns`` must be in (0, 24 h];
+    ``mark_price`` is in the instrument's price units.
+    """
+
+    instrument: str
+    rate_e8: int
+    interval_ns: int
+    mark_price: int
+
+
 VenueCommand = (
     ListAsset
     | SetIssuerRegister
@@ -241,4 +256,5 @@ VenueCommand = (
     | AmendOrder
     | SetMarginMode
     | TransferIsolatedMargin
+    | SettleFunding
 )

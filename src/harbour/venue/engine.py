@@ -24,6 +24,7 @@ from harbour.venue.config import (
     set_margin_asset_haircut,
     set_reference_price,
 )
+from harbour.venue.funding import settle_funding
 from harbour.venue.funds import (
     deposit,
     fund_platform_account,
@@ -60,6 +61,7 @@ _HANDLERS: dict[type, Handler] = {
     c.AmendOrder: amend_order,
     c.SetMarginMode: set_margin_mode,
     c.TransferIsolatedMargin: transfer_isolated_margin,
+    c.SettleFunding: settle_funding,
 }
 
 

@@ -164,6 +164,29 @@ class MarginModeSet(_Event, frozen=True, tag="margin_mode_set"):
     isolated: bool
 
 
+class FundingSettled(_Event, frozen=True, tag="funding_settled"):
+    """One funding interval settled; its money moves in the TransferPosted that follows.
+
+    ``accounts`` rows are (account, position qty, payment) in account order; a positive
+    payment was paid, a negative one received. Zero-sum to the unit:
+    total_paid == total_received + residue (the payers' rounding surplus, booked to
+    INSURANCE_FUND). ``shortfall_covered`` is the part of total_paid that payers could not
+    pay and the insurance fund, operator capital or DEFICIT covered.
+    """
+
+    instrument: str
+    rate_e8: int  # parts per 1e8 per interval
+    interval_ns: int
+    mark_price: int
+    sign_convention: str = "positive rate: longs pay shorts"
+    rate_unit: str = "parts per 1e8 per funding interval"
+    accounts: tuple[tuple[int, int, int], ...] = ()
+    total_paid: int = 0
+    total_received: int = 0
+    residue: int = 0
+    shortfall_covered: int = 0
+
+
 VenueEvent = (
     Rejected
     | AssetListed
@@ -183,4 +206,5 @@ VenueEvent = (
     | OrderAmended
     | TradeExecuted
     | MarginModeSet
+    | FundingSettled
 )
