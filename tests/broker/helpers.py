@@ -27,6 +27,7 @@ from harbour.broker.commands import (
     MarkSecurity,
     MarkVirtualAsset,
     OpenVaFacility,
+    RecordBookFigures,
     RecordVaSuitability,
     RegisterSecuritiesMarginAccount,
     SetSecurityMarginRatio,
@@ -107,9 +108,9 @@ class Broker:
 
     # --- builders ----------------------------------------------------------------------
 
-    def onboard(self, client: int, *, credit_limit: int = hkd(5_000_000), suitable: bool = True, facility: bool = True) -> int:
+    def onboard(self, client: int, *, credit_limit: int = hkd(5_000_000), suitable: bool = True, facility: bool = True, related_group: str = "") -> int:
         """Register a securities margin client, record suitability and open the VA facility."""
-        self.ok(RegisterSecuritiesMarginAccount(client=client, credit_limit=credit_limit))
+        self.ok(RegisterSecuritiesMarginAccount(client=client, credit_limit=credit_limit, related_group=related_group))
         if suitable:
             self.ok(RecordVaSuitability(client=client, passed=True, reference="SUIT-1"))
         if facility:
@@ -137,6 +138,21 @@ class Broker:
 
     def buy(self, client: int, asset: str, qty: int, price: int) -> list[object]:
         return self.ok(BuyVirtualAsset(client=client, asset=asset, qty=qty, price=price))
+
+    def book_figures(self, *, shareholders_funds: int = hkd(10**9), capital: int = hkd(10**9), securities_margin_loans: int = hkd(10**9)) -> None:
+        """Record the book figures (C1-C4 in force from here); the defaults leave C2/C4 slack."""
+        self.ok(RecordBookFigures(shareholders_funds=shareholders_funds, capital=capital, securities_margin_loans=securities_margin_loans))
+
+    def mixed_client(self, client: int = 1, *, related_group: str = "", financed_btc: int = 4) -> int:
+        """§2.2 mixed client: 1,000,000 of stock 0005 at 70%, then ``financed_btc`` BTC bought on loan at 100,000."""
+        if "0005" not in self.state.securities:
+            self.list_security("0005", 7_000, hkd(100))
+        self.mark_va("BTC", BTC_100K)
+        self.onboard(client, related_group=related_group)
+        self.deposit_shares(client, "0005", 10_000)
+        if financed_btc:
+            self.buy(client, "BTC", coins(financed_btc), BTC_100K)
+        return client
 
     def pure_va_client(self, client: int = 1) -> int:
         """§2.2: BTC worth 1,000,000 deposited, 400,000 borrowed to buy 4 more BTC at 100,000."""

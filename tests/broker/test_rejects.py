@@ -14,6 +14,7 @@ import pytest
 from harbour.broker import BROKER_CODES, BrokerConfig
 from harbour.broker.commands import (
     BuyVirtualAsset,
+    ChangeCreditLimit,
     ConfigureBroker,
     DepositCash,
     DepositSecurities,
@@ -167,6 +168,50 @@ def _rehypothecation(b: Broker) -> object:
     return EncumberVirtualAsset(client=1, lot=1, qty=coins(1), purpose=EncumbrancePurpose.LEND, beneficiary="house")
 
 
+def _reason_refused(b: Broker) -> object:
+    b.onboard(1)
+    return ChangeCreditLimit(client=1, new_limit=hkd(9_000_000), reason_code="VA_FINANCING_ENABLED", approver="head-of-credit")
+
+
+def _approver_required(b: Broker) -> object:
+    b.onboard(1)
+    return ChangeCreditLimit(client=1, new_limit=hkd(9_000_000), reason_code="FINANCIAL_CAPACITY_CHANGE", approver=" ")
+
+
+def _va_share(b: Broker) -> object:
+    b.book_figures()
+    b.mark_va("BTC", BTC_100K)
+    b.onboard(1)
+    b.deposit_va(1, "BTC", coins(10))
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(4), price=BTC_100K)
+
+
+def _single_client(b: Broker) -> object:
+    b.book_figures(shareholders_funds=hkd(1_000_000))  # C2 cap 200,000
+    b.mixed_client(1, financed_btc=0)
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(4), price=BTC_100K)
+
+
+def _related_group(b: Broker) -> object:
+    b.book_figures(shareholders_funds=hkd(1_000_000))  # C2 caps 200,000 per client and per group
+    b.mixed_client(1, related_group="FAMILY-A", financed_btc=0)
+    b.buy(1, "BTC", coins(1) * 3 // 2, BTC_100K)
+    b.mixed_client(2, related_group="FAMILY-A", financed_btc=0)
+    return BuyVirtualAsset(client=2, asset="BTC", qty=coins(1) * 3 // 2, price=BTC_100K)
+
+
+def _va_book_share(b: Broker) -> object:
+    b.book_figures(securities_margin_loans=hkd(1_000_000))  # 400k / 1.4m = 28.6% > 15%
+    b.mixed_client(1, financed_btc=0)
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(4), price=BTC_100K)
+
+
+def _total_loans(b: Broker) -> object:
+    b.book_figures(capital=hkd(1_000_000), securities_margin_loans=hkd(4_800_000))  # 5.2m > 5 x 1m
+    b.mixed_client(1, financed_btc=0)
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(4), price=BTC_100K)
+
+
 ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.UNKNOWN_CLIENT: _unknown_client,
     C.CLIENT_ALREADY_EXISTS: _client_exists,
@@ -192,6 +237,13 @@ ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.INSUFFICIENT_HOLDING: _insufficient_holding,
     C.INSUFFICIENT_CASH: _insufficient_cash,
     C.REHYPOTHECATION_REFUSED: _rehypothecation,
+    C.CREDIT_LIMIT_REASON_REFUSED: _reason_refused,
+    C.APPROVER_REQUIRED: _approver_required,
+    C.VA_SHARE_LIMIT_EXCEEDED: _va_share,
+    C.SINGLE_CLIENT_LIMIT_EXCEEDED: _single_client,
+    C.RELATED_GROUP_LIMIT_EXCEEDED: _related_group,
+    C.VA_BOOK_SHARE_EXCEEDED: _va_book_share,
+    C.TOTAL_MARGIN_LOANS_EXCEEDED: _total_loans,
 }
 
 

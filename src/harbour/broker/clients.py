@@ -46,6 +46,10 @@ class Client:
         "call",
         "last_advance_seq",
         "last_collateral_withdrawal_seq",
+        "related_group",
+        "review_due_ns",
+        "review_trigger",
+        "last_call_ts_ns",
     )
 
     def __init__(self, client_id: int, credit_limit: int) -> None:
@@ -58,6 +62,10 @@ class Client:
         self.call: CallRecord | None = None
         self.last_advance_seq = 0
         self.last_collateral_withdrawal_seq = 0
+        self.related_group = ""  # C2
+        self.review_due_ns = 0  # K1: next credit-limit review
+        self.review_trigger = ""  # K1: the trigger that made the review due early, "" if none
+        self.last_call_ts_ns = -1  # K1: time of the last margin call, -1 if none
 
     def to_state(self) -> list[object]:
         return [
@@ -70,11 +78,15 @@ class Client:
             msgspec.to_builtins(self.call) if self.call is not None else None,
             self.last_advance_seq,
             self.last_collateral_withdrawal_seq,
+            self.related_group,
+            self.review_due_ns,
+            self.review_trigger,
+            self.last_call_ts_ns,
         ]
 
     @classmethod
     def from_state(cls, row: list[object]) -> Client:
-        client_id, credit_limit, suitable, reference, facility, status, call, advance, withdrawal = row
+        client_id, credit_limit, suitable, reference, facility, status, call, advance, withdrawal, group, due, trigger, last_call = row
         client = cls(int(client_id), int(credit_limit))  # type: ignore[call-overload]
         client.va_suitable = bool(suitable)
         client.suitability_reference = str(reference)
@@ -83,4 +95,8 @@ class Client:
         client.call = msgspec.convert(call, CallRecord) if call is not None else None
         client.last_advance_seq = int(advance)  # type: ignore[call-overload]
         client.last_collateral_withdrawal_seq = int(withdrawal)  # type: ignore[call-overload]
+        client.related_group = str(group)
+        client.review_due_ns = int(due)  # type: ignore[call-overload]
+        client.review_trigger = str(trigger)
+        client.last_call_ts_ns = int(last_call)  # type: ignore[call-overload]
         return client

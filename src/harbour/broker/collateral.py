@@ -8,7 +8,9 @@ Rules:
   never holds cash and a loan at once.
 * E4: the only way a loan grows is ``BuyVirtualAsset``: the purchase of BTC/ETH is paid
   from cash first and the rest is financed, the financed part going straight to the
-  VATP (EXTERNAL), never to the client. M1 is checked on the post-trade figures.
+  VATP (EXTERNAL), never to the client. M1 is checked on the post-trade figures, then
+  the C1-C4 limits (a breach needs an exceptions-register entry); an advance can make
+  the credit review due (K1).
 * M3: no collateral or cash withdrawal while a call is outstanding.
 * N1 (a): a withdrawal must leave R <= the withdrawal ceiling (85%); VA lots are taken
   oldest first, and custody checks the same limit itself before any lot is debited.
@@ -34,9 +36,11 @@ from harbour.broker.commands import (
 from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, MAX_CASH, MAX_SHARES_HELD, MAX_VA_PRICE, MAX_VA_UNITS_HELD, VA_UNITS_PER_COIN
 from harbour.broker.custody import DEPOSIT, PURCHASE, WITHDRAWAL, DebitAuthority
 from harbour.broker.events import CashDeposited, CollateralWithdrawn, LoanAdvanced, LotOpened, VirtualAssetPurchased
+from harbour.broker.limits import Breach, applied_events, check_limits
 from harbour.broker.margin import check_new_financing, review_client
 from harbour.broker.rejects import rejected
-from harbour.broker.state import EXTERNAL, HKD, BrokerState, cash_account, loan_account, securities_account, security_asset
+from harbour.broker.reviews import on_advance
+from harbour.broker.state import EXTERNAL, HKD, BrokerState, LimitException, cash_account, loan_account, securities_account, security_asset
 from harbour.broker.transfers import debit_lot, open_lot, post_main
 from harbour.broker.valuation import client_figures, price_snapshot, ratio_above, ratio_bps
 from harbour.kernel.errors import InvariantBroken, RejectCode
@@ -129,8 +133,11 @@ def buy_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: BuyVirtualAsset, 
     cash_used = min(cost, st.cash(cmd.client))
     financed = cost - cash_used
     after = client_figures(st, cmd.client, {cmd.asset: cmd.qty}, loan_delta=financed, cash_delta=-cash_used)
+    used: list[tuple[Breach, LimitException]] = []
     if financed:
         problem = check_new_financing(st, client, after)
+        if problem is None:
+            problem, used = check_limits(st, client, {cmd.asset: cmd.qty}, financed, ts)
         if problem:
             _reject(out, seq, ts, "buy_virtual_asset", problem)
             return
@@ -147,6 +154,8 @@ def buy_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: BuyVirtualAsset, 
     if financed:
         client.last_advance_seq = seq
         out.append(LoanAdvanced(seq=seq, ts_ns=ts, client=cmd.client, amount=financed, purpose="VA_PURCHASE", figures=after, prices=price_snapshot(st, cmd.client)))
+        out.extend(applied_events(seq, ts, cmd.client, used))
+        on_advance(st, client, seq, ts, out)
     review_client(st, cmd.client, seq, ts, CAUSE_SECURITIES, out)
 
 

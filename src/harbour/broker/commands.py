@@ -80,6 +80,7 @@ class RegisterSecuritiesMarginAccount(_Command, frozen=True, tag="register_secur
 
     client: int
     credit_limit: int
+    related_group: str = ""  # C2: clients sharing a group name are one related group
 
 
 class RecordVaSuitability(_Command, frozen=True, tag="record_va_suitability"):
@@ -155,6 +156,47 @@ class EncumberVirtualAsset(_Command, frozen=True, tag="encumber_virtual_asset"):
     beneficiary: str = ""
 
 
+# --- credit limits (K1) and concentration limits (C1-C4) ------------------------------------
+
+
+class ChangeCreditLimit(_Command, frozen=True, tag="change_credit_limit"):
+    """Change (or, on a review, confirm) a client's credit limit with a reason and an approver (K1).
+
+    A review reason (ANNUAL_REVIEW, TRIGGERED_REVIEW) may keep the limit unchanged; it
+    restarts the review clock. VA_FINANCING_ENABLED and unknown reasons are refused.
+    """
+
+    client: int
+    new_limit: int
+    reason_code: str
+    approver: str
+
+
+class RecordBookFigures(_Command, frozen=True, tag="record_book_figures"):
+    """The broker's capital figures and its securities margin loan book (from the SMF books).
+
+    From the first of these the C1-C4 limits are checked on every new advance.
+    """
+
+    shareholders_funds: int
+    capital: int
+    securities_margin_loans: int  # margin loans outside this engine (all non-VA products)
+
+
+class RecordLimitException(_Command, frozen=True, tag="record_limit_exception"):
+    """An exceptions-register entry allowing a breach of one C-limit until ``expiry_ns``.
+
+    ``limit_id`` is one of ``limits.LIMIT_IDS``; ``client`` is the client for C1/C2 and 0
+    for the book limits (C4).
+    """
+
+    limit_id: str
+    client: int
+    justification: str
+    approver: str
+    expiry_ns: int
+
+
 BrokerCommand = (
     ConfigureBroker
     | SetSecurityMarginRatio
@@ -174,4 +216,7 @@ BrokerCommand = (
     | WithdrawSecurities
     | WithdrawVirtualAsset
     | EncumberVirtualAsset
+    | ChangeCreditLimit
+    | RecordBookFigures
+    | RecordLimitException
 )

@@ -14,6 +14,7 @@ that fails is refused as a whole and the previous one stays in force):
 * Margin levels are ordered: target (M6) < call (M3) <= forced sale (M5), warning (M2)
   <= call, withdrawal ceiling (N1 a) <= call; the sale cost rate (§2.1 ``c``) is below
   100%.
+* C1-C4 limits are positive (C1, C2 and C4's VA share at most 100%); K1 periods positive.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ VA_HAIRCUT_FLOOR_BPS: Final = 6_000  # SFC 26EC5: at least 60% on BTC/ETH market
 ELIGIBLE_VIRTUAL_ASSETS: Final = frozenset({"BTC", "ETH"})  # E2
 VA_UNITS_PER_COIN: Final = 100_000_000  # VA quantities are integer satoshi-like units (1e-8)
 HOUR_NS: Final = 3_600 * 10**9
+DAY_NS: Final = 24 * HOUR_NS
 
 # Input ceilings that keep every stored integer inside int64 (journal and snapshot
 # encoding): one position is worth at most 1e18 micro-units (1e12 HKD).
@@ -66,6 +68,16 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     va_call_deadline_ns: int = 24 * HOUR_NS  # M4: VA-driven calls, at most 24 h
     call_cutoff_minutes_hkt: int = 12 * 60  # M4: next HK business day 12:00 HKT
     hk_holidays: tuple[int, ...] = ()  # HK public holidays as days since 1970-01-01 (HKT)
+    # C1-C4 (house defaults); in force once the book figures are recorded (RecordBookFigures)
+    va_share_max_bps: int = 5_000  # C1: VA term <= 50% of the client's margin value
+    single_client_max_bps: int = 2_000  # C2: one client's loans <= 20% of shareholders' funds
+    related_group_max_bps: int = 2_000  # C2: a related group's loans <= 20% of shareholders' funds
+    va_book_share_max_bps: int = 1_500  # C4: VA financing <= 15% of total margin loans
+    total_loans_max_capital_bps: int = 50_000  # C4: total margin loans <= 5x capital
+    # K1 (house defaults): reviewed at least annually and on triggers
+    credit_review_period_ns: int = 365 * DAY_NS
+    review_va_loan_share_bps: int = 5_000  # trigger: VA loan > 50% of the credit limit
+    review_call_window_ns: int = 30 * DAY_NS  # trigger: two calls within 30 days
 
     def haircut_rule(self, asset: str) -> VaHaircutRule | None:
         """The haircut rule of ``asset``, or None if it has none."""

@@ -25,7 +25,9 @@ from harbour.broker.collateral import (
     withdraw_virtual_asset,
 )
 from harbour.broker.config import BrokerConfig
+from harbour.broker.credit import change_credit_limit
 from harbour.broker.events import MarginFigures
+from harbour.broker.limits import record_book_figures, record_limit_exception
 from harbour.broker.market import (
     configure,
     mark_security,
@@ -62,6 +64,9 @@ _HANDLERS: dict[type, Handler] = {
     c.WithdrawSecurities: withdraw_securities,
     c.WithdrawVirtualAsset: withdraw_virtual_asset,
     c.EncumberVirtualAsset: encumber_virtual_asset,
+    c.ChangeCreditLimit: change_credit_limit,
+    c.RecordBookFigures: record_book_figures,
+    c.RecordLimitException: record_limit_exception,
 }
 
 

@@ -94,6 +94,7 @@ class ExchangeSessionSet(_Event, frozen=True, tag="exchange_session_set"):
 class SecuritiesMarginAccountRegistered(_Event, frozen=True, tag="securities_margin_account_registered"):
     client: int
     credit_limit: int
+    related_group: str = ""
 
 
 class VaSuitabilityRecorded(_Event, frozen=True, tag="va_suitability_recorded"):
@@ -233,3 +234,52 @@ class BadDebtBooked(_Event, frozen=True, tag="bad_debt_booked"):
     amount: int
     figures: MarginFigures
     prices: tuple[PriceMark, ...]
+
+
+# --- credit limits (K1) and concentration limits (C1-C4) ----------------------------------
+
+
+class CreditLimitChanged(_Event, frozen=True, tag="credit_limit_changed"):
+    """One entry of the credit-limit audit trail (K1): old and new limit, reason, approver, time."""
+
+    client: int
+    old_limit: int
+    new_limit: int
+    reason_code: str
+    approver: str
+    next_review_ns: int
+
+
+class CreditReviewDue(_Event, frozen=True, tag="credit_review_due"):
+    """A K1 review trigger fired: the client's credit limit is due for review."""
+
+    client: int
+    trigger: str  # ANNUAL, MARGIN_CALLS_IN_WINDOW or VA_LOAN_ABOVE_SHARE_OF_LIMIT
+    due_ns: int
+
+
+class BookFiguresRecorded(_Event, frozen=True, tag="book_figures_recorded"):
+    shareholders_funds: int
+    capital: int
+    securities_margin_loans: int
+
+
+class LimitExceptionRecorded(_Event, frozen=True, tag="limit_exception_recorded"):
+    """An exceptions-register entry (C1-C4): justification, approver and expiry."""
+
+    exception_id: int
+    limit_id: str
+    client: int  # 0 for a book limit
+    justification: str
+    approver: str
+    expiry_ns: int
+
+
+class LimitExceptionApplied(_Event, frozen=True, tag="limit_exception_applied"):
+    """A new advance breached a limit and went ahead only under a register entry."""
+
+    exception_id: int
+    limit_id: str
+    client: int
+    value: int  # the figure checked (HKD micro)
+    limit: int  # its limit (HKD micro)

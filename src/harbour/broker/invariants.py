@@ -104,6 +104,19 @@ def check_financing_only_for_eligible(st: BrokerState) -> list[Finding]:
     return findings
 
 
+def check_credit_limit_audit_trail(st: BrokerState) -> list[Finding]:
+    """K1: every client's limit is the last entry of its audit trail; every C-limit exception is approved."""
+    findings = []
+    for cid, client in sorted(st.clients.items()):
+        trail = st.credit_limit_history.get(cid, [])
+        if not trail or trail[-1].new_limit != client.credit_limit or any(not e.approver for e in trail):
+            findings.append(Finding("credit_limit_audit_trail", f"client {cid} limit {client.credit_limit} vs trail {trail[-1:]}"))
+    for entry in st.limit_exceptions:
+        if not entry.approver.strip() or not entry.justification.strip():
+            findings.append(Finding("credit_limit_audit_trail", f"exception {entry.exception_id} lacks approver or justification"))
+    return findings
+
+
 def _accounts(ledger: Ledger) -> list[tuple[str, dict[str, int]]]:
     return sorted((str(account), wallet) for account, wallet in ledger.accounts() if any(wallet.values()))
 
@@ -115,6 +128,7 @@ CHECKS: tuple[Callable[[BrokerState], list[Finding]], ...] = (
     check_lots_only_left_by_allowed_paths,
     check_calls_stop_advances,
     check_financing_only_for_eligible,
+    check_credit_limit_audit_trail,
 )
 
 

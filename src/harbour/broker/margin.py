@@ -4,7 +4,8 @@ Owns the decisions taken on a client's figures; ``sellout`` owns the sale itself
 
 * M1 ``check_new_financing``: new financing only if post-trade R <= call ratio (100%),
   L <= credit limit, the client holds a facility and a passed suitability record, and
-  no call is outstanding.
+  no call is outstanding; then the C1-C4 limits (``limits.check_limits``).
+* K1: a second call within the review window makes the credit review due (``reviews``).
 * M2: R > warning ratio (85%) -> warning (issued once on entry, cleared on exit).
 * M3: R > call ratio or L > credit limit -> margin call for the shortfall S, which
   stops further advances and collateral withdrawals until the call is met.
@@ -34,6 +35,7 @@ from harbour.broker.events import (
     MarginWarningCleared,
     MarginWarningIssued,
 )
+from harbour.broker.reviews import on_margin_call
 from harbour.broker.sellout import book_bad_debt_if_nothing_left, has_saleable_collateral_left, sale_order, sell_down_to_target
 from harbour.broker.state import BrokerState
 from harbour.broker.valuation import client_figures, price_snapshot, ratio_above, ratio_at_or_above, ratio_bps
@@ -94,6 +96,7 @@ def review_client(st: BrokerState, cid: int, seq: int, ts: int, cause: str, out:
         client.call = CallRecord(issued_seq=seq, issued_ts_ns=ts, deadline_ns=deadline, cause=cause, shortfall=fig.shortfall)
         client.status = CALL
         out.append(MarginCallIssued(seq=seq, ts_ns=ts, client=cid, cause=cause, deadline_ns=deadline, shortfall=fig.shortfall, figures=fig, prices=price_snapshot(st, cid)))
+        on_margin_call(st, client, seq, ts, out)
     trigger = forced_sale_trigger(fig, client, cfg, ts)
     if trigger:
         fig = _force_sale(st, client, trigger, fig, seq, ts, out)

@@ -32,6 +32,7 @@ from harbour.broker.events import (
 )
 from harbour.broker.margin import review_client
 from harbour.broker.rejects import rejected
+from harbour.broker.reviews import flag_annual_reviews
 from harbour.broker.state import BrokerState, SecurityRecord, VaMark
 from harbour.broker.validation import validate_config
 from harbour.kernel.errors import RejectCode
@@ -126,3 +127,4 @@ def set_exchange_session(st: BrokerState, seq: int, ts: int, cmd: SetExchangeSes
 
 def review_margins(st: BrokerState, seq: int, ts: int, cmd: ReviewMargins, out: list[object]) -> None:
     review_all(st, seq, ts, CAUSE_SECURITIES, out)
+    flag_annual_reviews(st, seq, ts, out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from harbour.broker.clients import Client
 from harbour.broker.commands import OpenVaFacility, RecordVaSuitability, RegisterSecuritiesMarginAccount
 from harbour.broker.config import MAX_CASH
+from harbour.broker.credit import record_onboarding_limit
 from harbour.broker.custody import ClientVaCustody
 from harbour.broker.events import SecuritiesMarginAccountRegistered, VaFacilityOpened, VaSuitabilityRecorded
 from harbour.broker.rejects import rejected
@@ -32,10 +33,15 @@ def register_account(st: BrokerState, seq: int, ts: int, cmd: RegisterSecurities
         out.append(rejected(seq, ts, name, C.INVALID_PARAMETER, problem="credit limit must not be negative"))
     elif cmd.credit_limit > MAX_CASH:
         out.append(rejected(seq, ts, name, C.AMOUNT_TOO_LARGE, field="credit limit", value=cmd.credit_limit, ceiling=MAX_CASH))
+    elif len(cmd.related_group) > 64:
+        out.append(rejected(seq, ts, name, C.INVALID_PARAMETER, problem="related group name is longer than 64 characters"))
     else:
-        st.clients[cmd.client] = Client(cmd.client, cmd.credit_limit)
+        client = Client(cmd.client, cmd.credit_limit)
+        client.related_group = cmd.related_group
+        st.clients[cmd.client] = client
         st.custody[cmd.client] = ClientVaCustody(cmd.client)
-        out.append(SecuritiesMarginAccountRegistered(seq=seq, ts_ns=ts, client=cmd.client, credit_limit=cmd.credit_limit))
+        record_onboarding_limit(st, client, seq, ts)
+        out.append(SecuritiesMarginAccountRegistered(seq=seq, ts_ns=ts, client=cmd.client, credit_limit=cmd.credit_limit, related_group=cmd.related_group))
 
 
 def record_suitability(st: BrokerState, seq: int, ts: int, cmd: RecordVaSuitability, out: list[object]) -> None:

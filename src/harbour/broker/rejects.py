@@ -41,6 +41,13 @@ BROKER_CODES: tuple[RejectCode, ...] = (
     RejectCode.INSUFFICIENT_HOLDING,
     RejectCode.INSUFFICIENT_CASH,
     RejectCode.REHYPOTHECATION_REFUSED,
+    RejectCode.CREDIT_LIMIT_REASON_REFUSED,
+    RejectCode.APPROVER_REQUIRED,
+    RejectCode.VA_SHARE_LIMIT_EXCEEDED,
+    RejectCode.SINGLE_CLIENT_LIMIT_EXCEEDED,
+    RejectCode.RELATED_GROUP_LIMIT_EXCEEDED,
+    RejectCode.VA_BOOK_SHARE_EXCEEDED,
+    RejectCode.TOTAL_MARGIN_LOANS_EXCEEDED,
 )
 
 C = RejectCode
@@ -70,6 +77,13 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.INSUFFICIENT_HOLDING: "client {client} holds {held} of {instrument}, less than {qty}",
     C.INSUFFICIENT_CASH: "client {client} has cash {cash}, less than {amount}",
     C.REHYPOTHECATION_REFUSED: "{purpose} of {asset} lot {lot} refused: VA collateral may only leave by withdrawal or a forced sale for its owner's own debt (N1)",
+    C.CREDIT_LIMIT_REASON_REFUSED: "credit limit reason {reason_code} refused: {why} (K1)",
+    C.APPROVER_REQUIRED: "{what} needs a named approver",
+    C.VA_SHARE_LIMIT_EXCEEDED: "client {client}: VA margin value {value} would exceed {limit}, the {limit_id} share of its margin value",
+    C.SINGLE_CLIENT_LIMIT_EXCEEDED: "client {client}: loans {value} would exceed the {limit_id} single-client limit {limit}",
+    C.RELATED_GROUP_LIMIT_EXCEEDED: "client {client}: its related group's loans {value} would exceed the {limit_id} limit {limit}",
+    C.VA_BOOK_SHARE_EXCEEDED: "client {client}: total VA financing {value} would exceed {limit}, the {limit_id} share of total margin loans",
+    C.TOTAL_MARGIN_LOANS_EXCEEDED: "client {client}: total margin loans {value} would exceed the {limit_id} capital multiple {limit}",
 }
 
 

@@ -2,7 +2,8 @@
 
 Owns ``BrokerState``: the configuration in force, the marginable securities list with
 marks and suspensions, the VA marks, the HKEX session flag, clients, each client's VA
-custody sub-ledger and the main ledger.
+custody sub-ledger and the main ledger, the book figures and exceptions register of
+the concentration limits (C1-C4) and each client's credit-limit audit trail (K1).
 
 Main ledger (HKD micro-units and shares), balances signed from the broker's side
 (positive = the broker owes the party): ``CASH:<c>`` client cash (>= 0),
@@ -64,8 +65,52 @@ class VaMark(msgspec.Struct, frozen=True, kw_only=True):
     marked_ts_ns: int
 
 
+class BookFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """The broker's capital figures and non-VA margin loan book, as last recorded (C2, C4)."""
+
+    shareholders_funds: int
+    capital: int
+    securities_margin_loans: int
+    recorded_ts_ns: int
+
+
+class LimitException(msgspec.Struct, frozen=True, kw_only=True):
+    """One exceptions-register entry (C1-C4); kept after expiry as history."""
+
+    exception_id: int
+    limit_id: str
+    client: int  # 0 = book limit
+    justification: str
+    approver: str
+    recorded_ts_ns: int
+    expiry_ns: int
+
+
+class CreditLimitChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of a client's credit-limit audit trail (K1)."""
+
+    seq: int
+    ts_ns: int
+    old_limit: int
+    new_limit: int
+    reason_code: str
+    approver: str
+
+
 class BrokerState:
-    __slots__ = ("config", "securities", "va_marks", "hkex_open", "clients", "custody", "ledger", "next_lot_id")
+    __slots__ = (
+        "config",
+        "securities",
+        "va_marks",
+        "hkex_open",
+        "clients",
+        "custody",
+        "ledger",
+        "next_lot_id",
+        "book",
+        "limit_exceptions",
+        "credit_limit_history",
+    )
 
     def __init__(self, config: BrokerConfig | None = None) -> None:
         self.config = config if config is not None else BrokerConfig()
@@ -76,6 +121,9 @@ class BrokerState:
         self.custody: dict[int, ClientVaCustody] = {}
         self.ledger = Ledger()
         self.next_lot_id = 1
+        self.book: BookFigures | None = None  # C1-C4 are checked once this is recorded
+        self.limit_exceptions: list[LimitException] = []  # the exceptions register, in order
+        self.credit_limit_history: dict[int, list[CreditLimitChange]] = {}  # K1 audit trail
 
     # --- balances read from the ledgers ----------------------------------------------------
 
@@ -108,6 +156,9 @@ class BrokerState:
             "custody": [self.custody[c].to_state() for c in sorted(self.custody)],
             "ledger": self.ledger.to_state(),
             "next_lot_id": self.next_lot_id,
+            "book": msgspec.to_builtins(self.book) if self.book is not None else None,
+            "limit_exceptions": [msgspec.to_builtins(e) for e in self.limit_exceptions],
+            "credit_limit_history": [[c, [msgspec.to_builtins(e) for e in self.credit_limit_history[c]]] for c in sorted(self.credit_limit_history)],
         }
 
     def encode(self) -> bytes:
@@ -131,4 +182,7 @@ class BrokerState:
             st.custody[custody.owner] = custody
         st.ledger = Ledger.from_state(s["ledger"])
         st.next_lot_id = s["next_lot_id"]
+        st.book = msgspec.convert(s["book"], BookFigures) if s["book"] is not None else None
+        st.limit_exceptions = [msgspec.convert(e, LimitException) for e in s["limit_exceptions"]]
+        st.credit_limit_history = {c: [msgspec.convert(e, CreditLimitChange) for e in rows] for c, rows in s["credit_limit_history"]}
         return st
