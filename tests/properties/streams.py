@@ -20,6 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harbour.kernel.money import MICRO
+from harbour.prices.index import Constituent, IndexMethodology, InputKind, PriceInput
 from harbour.venue.commands import (
     AmendOrder,
     CancelAllOrders,
@@ -28,9 +29,11 @@ from harbour.venue.commands import (
     InstrumentState,
     OrderType,
     PlaceOrder,
+    PublishIndex,
     SelfTradePrevention,
     SetDepositBankAllowlist,
     SetFxRate,
+    SetIndexMethodology,
     SetInstrumentState,
     SetIssuerRegister,
     SetMarginAssetHaircut,
@@ -142,6 +145,9 @@ funding_intents = st.tuples(
     moves_bps,
 )
 
+# (live constituent venues of the four, 3 needed; price bps from the reference)
+index_intents = st.tuples(st.just("index"), symbols, weighted((4, st.just(4)), (2, st.integers(0, 3))), moves_bps)
+
 
 def intents() -> st.SearchStrategy[tuple[Any, ...]]:
     """One intent; trading intents are drawn most often."""
@@ -167,6 +173,7 @@ def intents() -> st.SearchStrategy[tuple[Any, ...]]:
         (1, fx_intents),
         (1, haircut_intents),
         (3, funding_intents),
+        (2, index_intents),
     )
 
 
@@ -317,6 +324,24 @@ def _command_for(v: Venue, intent: tuple[Any, ...]) -> object:
         inst = v.state.instruments[sym]
         mark = inst.ref_price * (10_000 + bps) // 10_000
         return SettleFunding(instrument=sym, rate_e8=rate, interval_ns=hours * 3_600 * 10**9, mark_price=mark)
+    if kind == "index":
+        # the first index intent of an instrument configures its methodology; later ones publish
+        _, sym, live, bps = intent
+        inst = v.state.instruments[sym]
+        if sym not in v.state.index_methodologies:
+            return SetIndexMethodology(
+                instrument=sym,
+                methodology=IndexMethodology(
+                    asset=inst.reference,
+                    version=1,
+                    effective_from_ns=v.ts,
+                    price_decimals=inst.price_decimals,
+                    constituents=tuple(Constituent(venue=venue, weight=1 + i) for i, venue in enumerate("ABCD")),
+                ),
+            )
+        price = max(inst.ref_price * (10_000 + bps) // 10_000 // inst.tick * inst.tick, inst.tick)
+        inputs = tuple(PriceInput(venue=venue, kind=InputKind.TRADE, price=price, ts_ns=v.ts) for venue in "ABCD"[:live])
+        return PublishIndex(instrument=sym, inputs=inputs)
     raise AssertionError(f"unknown intent {intent!r}")
 
 

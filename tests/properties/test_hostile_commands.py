@@ -54,8 +54,12 @@ def _field_strategy(name: str, kind: Any) -> st.SearchStrategy[Any]:
         return _TEXT
     if isinstance(kind, type) and issubclass(kind, Enum):
         return st.sampled_from(list(kind))
+    if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+        return _command_strategy(kind)
     if typing.get_origin(kind) is tuple:
-        return st.lists(_TEXT, max_size=3).map(tuple)
+        item = typing.get_args(kind)[0]
+        items = _TEXT if item is str else st.one_of(_field_strategy(name, item), _TEXT)
+        return st.lists(items, max_size=3).map(tuple)
     raise AssertionError(f"no strategy for field {name}: {kind!r}")
 
 

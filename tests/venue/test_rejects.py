@@ -27,6 +27,7 @@ from harbour.venue.commands import (
     ListInstrument,
     OpenAccount,
     PlaceOrder,
+    PublishIndex,
     SetFxRate,
     SetInstrumentState,
     SetMarginAssetHaircut,
@@ -293,6 +294,9 @@ CASES: list[tuple[str, RejectCode, Arrange]] = [
     ("funding-interval-above-24h", C.INVALID_PARAMETER, lambda v: (_long(v), _funding(interval_ns=24 * 3_600 * 10**9 + 1))[1]),
     ("funding-rate-beyond-bound", C.INVALID_PARAMETER, lambda v: (_long(v), _funding(rate_e8=-(10**8) - 1))[1]),
     ("funding-mark-zero", C.PRICE_NOT_POSITIVE, lambda v: (_long(v), _funding(mark_price=0))[1]),
+    ("index-unknown-instrument", C.UNKNOWN_INSTRUMENT, lambda v: PublishIndex(instrument="DOGEUSD", inputs=())),
+    ("index-without-methodology", C.INVALID_PARAMETER, lambda v: PublishIndex(instrument=BTCUSD, inputs=())),
+    ("index-malformed-input", C.MALFORMED_COMMAND, lambda v: PublishIndex(instrument=BTCUSD, inputs=("x",))),  # type: ignore[arg-type]
 ]
 
 

@@ -15,6 +15,7 @@ from enum import Enum
 import msgspec
 
 from harbour.kernel.assets import AssetKind
+from harbour.prices.index import IndexMethodology, PriceInput
 
 
 class Side(str, Enum):
@@ -235,6 +236,34 @@ class SettleFunding(_Command, frozen=True, tag="settle_funding"):
     mark_price: int
 
 
+# --- index (IOSCO) ----------------------------------------------------------
+
+
+class SetIndexMethodology(_Command, frozen=True, tag="set_index_methodology"):
+    """Add a version of the index methodology of an instrument's reference index.
+
+    Versions are kept; the one in force at a print's time (the latest
+    ``effective_from_ns`` not after it) determines the print. A new version must carry
+    a higher number and a later effective-from time than every stored one, and may not
+    take effect before the command's own time (published prints are never re-based).
+    """
+
+    instrument: str
+    methodology: IndexMethodology
+
+
+class PublishIndex(_Command, frozen=True, tag="publish_index"):
+    """Determine the instrument's index from constituent-venue inputs, at the command's time.
+
+    The price service gathers the inputs outside the engine and journals them here, so
+    replay reproduces every print. Prices are in the methodology's price unit, which is
+    the instrument's.
+    """
+
+    instrument: str
+    inputs: tuple[PriceInput, ...]
+
+
 VenueCommand = (
     ListAsset
     | SetIssuerRegister
@@ -257,4 +286,6 @@ VenueCommand = (
     | SetMarginMode
     | TransferIsolatedMargin
     | SettleFunding
+    | SetIndexMethodology
+    | PublishIndex
 )

@@ -34,6 +34,7 @@ from harbour.venue.funds import (
     transfer_isolated_margin,
     withdraw,
 )
+from harbour.venue.index_feed import publish_index, set_index_methodology
 from harbour.venue.margin import cross_equity_and_requirement, unrealised_pnl
 from harbour.venue.orders import amend_order, cancel_all_orders, cancel_order, place_order
 from harbour.venue.state import VenueState
@@ -62,6 +63,8 @@ _HANDLERS: dict[type, Handler] = {
     c.SetMarginMode: set_margin_mode,
     c.TransferIsolatedMargin: transfer_isolated_margin,
     c.SettleFunding: settle_funding,
+    c.SetIndexMethodology: set_index_methodology,
+    c.PublishIndex: publish_index,
 }
 
 

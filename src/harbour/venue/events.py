@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
+from harbour.prices.index import IndexMethodology, IndexPrint
 from harbour.venue.commands import AccountKind, InstrumentState, Side, TimeInForce
 
 
@@ -187,6 +188,24 @@ class FundingSettled(_Event, frozen=True, tag="funding_settled"):
     shortfall_covered: int = 0
 
 
+class IndexMethodologySet(_Event, frozen=True, tag="index_methodology_set"):
+    """A methodology version was stored for an instrument's index (IOSCO P11/P12)."""
+
+    instrument: str
+    methodology: IndexMethodology
+
+
+class IndexPublished(_Event, frozen=True, tag="index_published"):
+    """One index determination: the whole print, so ``recompute(print) == print`` from the event alone.
+
+    A usable value (fallback NONE or LAST_GOOD_STALE) is followed by a ReferencePriceSet;
+    a HALT trigger by an InstrumentStateChanged to HALTED unless the instrument was halted.
+    """
+
+    instrument: str
+    print: IndexPrint
+
+
 VenueEvent = (
     Rejected
     | AssetListed
@@ -207,4 +226,6 @@ VenueEvent = (
     | TradeExecuted
     | MarginModeSet
     | FundingSettled
+    | IndexMethodologySet
+    | IndexPublished
 )

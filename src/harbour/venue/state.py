@@ -13,6 +13,7 @@ import msgspec
 
 from harbour.compliance.margin_assets import MarginAssetRegistry
 from harbour.ledger.book import Ledger
+from harbour.prices.index import IndexMethodology, IndexPrint
 from harbour.venue.accounts import Account
 from harbour.venue.book import Order, OrderBook
 from harbour.venue.commands import InstrumentState, ListInstrument
@@ -53,6 +54,8 @@ class VenueState:
         "external_in",
         "external_out",
         "order_instrument",
+        "index_methodologies",
+        "index_prints",
     )
 
     def __init__(self) -> None:
@@ -69,6 +72,10 @@ class VenueState:
         self.external_out: dict[str, int] = {}
         # order id -> instrument symbol, for every resting order
         self.order_instrument: dict[int, str] = {}
+        # instrument -> its index methodology versions, in effective-from order
+        self.index_methodologies: dict[str, list[IndexMethodology]] = {}
+        # instrument -> its latest index print (carries the last good value for the fallback)
+        self.index_prints: dict[str, IndexPrint] = {}
 
     def withdrawals_paused(self) -> bool:
         """True while any unresolved deficit exists (a loss no layer has yet covered)."""
@@ -98,6 +105,14 @@ class VenueState:
             "iosco": sorted(self.iosco_indices),
             "external_in": sorted(self.external_in.items()),
             "external_out": sorted(self.external_out.items()),
+            "index": [
+                [
+                    sym,
+                    [msgspec.to_builtins(m) for m in self.index_methodologies.get(sym, [])],
+                    msgspec.to_builtins(self.index_prints[sym]) if sym in self.index_prints else None,
+                ]
+                for sym in sorted(set(self.index_methodologies) | set(self.index_prints))
+            ],
         }
 
     def encode(self) -> bytes:
@@ -133,4 +148,9 @@ class VenueState:
         st.iosco_indices = frozenset(s["iosco"])
         st.external_in = dict((k, v) for k, v in s["external_in"])
         st.external_out = dict((k, v) for k, v in s["external_out"])
+        for sym, versions, last in s["index"]:
+            if versions:
+                st.index_methodologies[sym] = [msgspec.convert(m, IndexMethodology) for m in versions]
+            if last is not None:
+                st.index_prints[sym] = msgspec.convert(last, IndexPrint)
         return st
