@@ -23,6 +23,7 @@ from harbour.journal import CommandCodec
 from harbour.journal import replay as replay_journal
 from harbour.kernel.errors import HarbourError
 from harbour.kernel.money import MICRO, format_units
+from harbour.sim.broker_report import build_reports, default_report_dir, run_for_report, write_reports
 from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, run_broker_simulation
 from harbour.sim.clock import NS_PER_SECOND
 from harbour.sim.harness import (
@@ -48,7 +49,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(highlight=False)
-broker_app = typer.Typer(name="broker", help="The VA margin-financing broker: simulate a seeded book through a VA crash.", no_args_is_help=True)
+broker_app = typer.Typer(name="broker", help="The VA margin-financing broker: simulate a seeded book through a VA crash; print its compliance reports.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 
 
@@ -270,6 +271,39 @@ def broker_simulate(
         result = run_broker_simulation(config)
     _print_broker(result, show)
     raise typer.Exit(EXIT_OK if not result.findings else EXIT_UNHEALTHY)
+
+
+@broker_app.command("report")
+def broker_report(
+    seed: Annotated[int, typer.Option(help="Seed of the simulated book: the same seed gives identical reports.")] = 7,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the Markdown and CSV files here. Default: Markdown to stdout, CSV to var/broker-report-<seed>/."),
+    ] = None,
+    clients: Annotated[int, typer.Option(min=1, help="Number of margin clients in the book.")] = 40,
+    hours: Annotated[int, typer.Option(min=1, help="Simulated hours of the VA crash path.")] = 72,
+    capital: Annotated[int, typer.Option(min=0, help="Excess liquid capital, whole HKD (stress line; capital if no book figures).")] = 3_000_000,
+    slippage_bps: Annotated[int, typer.Option(min=0, max=5_000, help="Liquidation slippage in the stress run, bps.")] = 200,
+) -> None:
+    """Run the seeded broker simulation and write the compliance reports of regulation.md (c) items 1-7 as Markdown and CSV."""
+    config = BrokerSimConfig(seed=seed, clients=clients, hours=hours, excess_liquid_capital=capital * MICRO, slippage_bps=slippage_bps)
+    run = run_for_report(config)
+    reports = build_reports(run)
+    out_dir = out if out is not None else default_report_dir(seed)
+    written = write_reports(run, reports, out_dir, markdown_files=out is not None)
+    if out is None:
+        for rep in reports:
+            typer.echo(rep.markdown(run))
+        typer.echo(f"CSV files written to {out_dir}/")
+    else:
+        typer.echo(f"broker report: seed {seed}, state hash {run.state_hash}")
+        for path in written:
+            typer.echo(f"  {path}")
+    if run.result.findings:
+        typer.echo(f"{len(run.result.findings)} broker invariant finding(s):", err=True)
+        for f in run.result.findings[:20]:
+            typer.echo(f"  {f}", err=True)
+    raise typer.Exit(EXIT_OK if not run.result.findings else EXIT_UNHEALTHY)
 
 
 def _ratio(bps: int | None) -> str:

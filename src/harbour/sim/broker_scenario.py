@@ -78,6 +78,9 @@ class BrokerSimResult:
     stress: StressReport | None = None
     reverse: ReverseStressResult | None = None
     book_before_crash: BrokerState | None = None  # a copy of the stressed book (read-only)
+    final_state: BrokerState | None = None  # the engine's state at the end of the run (read-only)
+    events: list[Any] = field(default_factory=list)  # every event of the run, in order
+    as_of_ns: int = 0  # the timestamp of the run's last command
 
 
 class _Driver:
@@ -220,5 +223,8 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
     result.commands = d.seq
     result.rejects = d.rejects
     result.final_state_hash = st.state_hash().hex()
+    result.final_state = d.engine.state
+    result.events = d.events
+    result.as_of_ns = d.ts
     result.findings = [str(f) for f in check_all(st)]
     return result

@@ -1,0 +1,113 @@
+"""``harbour broker report``: the seven compliance reports of regulation.md (c) items 1-7, as Markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harbour.cli.main import EXIT_OK, app
+from harbour.kernel.money import parse_units
+from harbour.sim.broker_report import (
+    ATTEST_HEADER,
+    CREDIT_HEADER,
+    DASHBOARD_HEADER,
+    FRR_HEADER,
+    LOG_HEADER,
+    SMF_HEADER,
+    STRESS_HEADER,
+    run_for_report,
+)
+from harbour.sim.broker_scenario import BrokerSimConfig
+
+runner = CliRunner()
+SEED = 11
+ARGS = ["--clients", "12", "--hours", "48"]
+EXPECTED = {
+    "1_dashboard": DASHBOARD_HEADER,
+    "2_margin_call_log": LOG_HEADER,
+    "3_smf_monitor": SMF_HEADER,
+    "4_stress_pack": STRESS_HEADER,
+    "5_frr_evidence": FRR_HEADER,
+    "6_credit_limit_audit": CREDIT_HEADER,
+    "7_encumbrance_attestation": ATTEST_HEADER,
+}
+
+
+def _report(out: Path, seed: int = SEED) -> None:
+    result = runner.invoke(app, ["broker", "report", "--seed", str(seed), "--out", str(out), *ARGS])
+    assert result.exit_code == EXIT_OK, result.output
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    _report(out)
+    return out
+
+
+def test_writes_seven_csvs_with_expected_headers_and_markdown(report_dir: Path) -> None:
+    assert sorted(p.stem for p in report_dir.glob("*.csv")) == sorted(EXPECTED)
+    for stem, header in EXPECTED.items():
+        with (report_dir / f"{stem}.csv").open(newline="", encoding="utf-8") as f:
+            assert tuple(next(csv.reader(f))) == header, stem
+        md = (report_dir / f"{stem}.md").read_text(encoding="utf-8")
+        assert f"Seed: {SEED}" in md and "As of: " in md and "State hash" in md, stem
+
+
+def test_same_seed_gives_identical_files(report_dir: Path, tmp_path: Path) -> None:
+    _report(tmp_path)
+    names = sorted(p.name for p in report_dir.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    for name in names:
+        assert (report_dir / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_stdout_markdown_when_no_out_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["broker", "report", "--seed", "3", *ARGS])
+    assert result.exit_code == EXIT_OK, result.output
+    for title in ("# 1. Collateral", "# 2. Margin-call", "# 3. SMF", "# 4. Stress", "# 5. Capital (FRR)", "# 6. Credit-limit", "# 7. Collateral encumbrance"):
+        assert title in result.output, title
+    assert "VA_FINANCING_ENABLED" in result.output
+    assert sorted(p.stem for p in (tmp_path / "var" / "broker-report-3").glob("*.csv")) == sorted(EXPECTED)
+
+
+def test_attestation_lists_every_lot_and_dashboard_loans_match_state(report_dir: Path) -> None:
+    run = run_for_report(BrokerSimConfig(seed=SEED, clients=12, hours=48))
+    st = run.state
+    attest = _rows(report_dir / "7_encumbrance_attestation.csv")
+    listed = {(int(r["owner"]), int(r["lot"])) for r in attest}
+    in_state = {(owner, lot.lot_id) for owner, custody in st.custody.items() for lot in custody.all_lots()}
+    assert in_state and listed == in_state
+    movements = sum(len(lot.movements) for custody in st.custody.values() for lot in custody.all_lots())
+    assert len(attest) == movements
+    assert {r["lot_re_pledged"] for r in attest} == {"NO"}
+
+    dash = _rows(report_dir / "1_dashboard.csv")
+    clients = [r for r in dash if r["client"] != "TOTAL"]
+    total = [r for r in dash if r["client"] == "TOTAL"]
+    state_loans = sum(st.loan(cid) for cid in st.clients)
+    assert sorted(int(r["client"]) for r in clients) == sorted(st.clients)
+    assert sum(parse_units(r["loan_hkd"], 6) for r in clients) == state_loans
+    assert len(total) == 1 and parse_units(total[0]["loan_hkd"], 6) == state_loans
+    assert all(r["btc_haircut_pct"] in ("", *(f"{h}.00" for h in range(60, 101))) for r in clients)
+
+    md = (report_dir / "1_dashboard.md").read_text(encoding="utf-8")
+    assert run.state_hash in md
+
+
+def test_credit_audit_states_refused_reason_and_frr_counts_va_at_zero(report_dir: Path) -> None:
+    md = (report_dir / "6_credit_limit_audit.md").read_text(encoding="utf-8")
+    assert '"VA_FINANCING_ENABLED" is refused as a reason' in md and "Control effective: **YES**" in md
+    frr = _rows(report_dir / "5_frr_evidence.csv")
+    assert frr and all(parse_units(r["va_margin_value_frr_hkd"], 6) == 0 for r in frr)
+    stress = _rows(report_dir / "4_stress_pack.csv")
+    assert stress[-1]["scenario"] == "REVERSE_STRESS_THRESHOLD" and len(stress) > 1
