@@ -16,16 +16,21 @@ from harbour.broker.commands import (
     BuyVirtualAsset,
     ChangeCreditLimit,
     ConfigureBroker,
+    CustodyHolding,
     DepositCash,
     DepositSecurities,
     DepositVirtualAsset,
     EncumberVirtualAsset,
     EncumbrancePurpose,
+    FeedPrice,
     MarkSecurity,
     MarkVirtualAsset,
+    MarkVirtualAssetFeeds,
     OpenVaFacility,
+    ReconcileCustody,
     RecordVaSuitability,
     RegisterSecuritiesMarginAccount,
+    ResolveCustodyBreak,
     SetSecurityMarginRatio,
     WithdrawCash,
     WithdrawSecurities,
@@ -212,6 +217,23 @@ def _total_loans(b: Broker) -> object:
     return BuyVirtualAsset(client=1, asset="BTC", qty=coins(4), price=BTC_100K)
 
 
+def _invalid_price_feeds(b: Broker) -> object:
+    b.pure_va_client(1)
+    refs = tuple(FeedPrice(source=f"REF{i}", price=BTC_100K, ts_ns=b.ts) for i in range(3))
+    return MarkVirtualAssetFeeds(asset="BTC", feeds=refs)  # no primary VATP feed
+
+
+def _custody_break_open(b: Broker) -> object:
+    b.pure_va_client(1)  # 14 BTC on the books
+    b.ok(ReconcileCustody(statement_date="2026-02-11", holdings=(CustodyHolding(client=1, asset="BTC", qty=coins(13)),)))
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K)
+
+
+def _no_open_custody_break(b: Broker) -> object:
+    b.pure_va_client(1)
+    return ResolveCustodyBreak(break_id=1, resolution="statement corrected", approver="ops-head")
+
+
 ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.UNKNOWN_CLIENT: _unknown_client,
     C.CLIENT_ALREADY_EXISTS: _client_exists,
@@ -244,6 +266,9 @@ ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.RELATED_GROUP_LIMIT_EXCEEDED: _related_group,
     C.VA_BOOK_SHARE_EXCEEDED: _va_book_share,
     C.TOTAL_MARGIN_LOANS_EXCEEDED: _total_loans,
+    C.INVALID_PRICE_FEEDS: _invalid_price_feeds,
+    C.CUSTODY_BREAK_OPEN: _custody_break_open,
+    C.NO_OPEN_CUSTODY_BREAK: _no_open_custody_break,
 }
 
 

@@ -62,6 +62,26 @@ class MarkVirtualAsset(_Command, frozen=True, tag="mark_virtual_asset"):
     price: int  # HKD micro-units per whole coin
 
 
+class FeedPrice(msgspec.Struct, frozen=True, kw_only=True):
+    """One VA price feed reading: the source, its price (HKD micro per coin) and when it was observed.
+
+    ``primary`` marks the executable bid on the execution VATP; the others are reference
+    venues whose median cross-checks it (V2).
+    """
+
+    source: str
+    price: int
+    ts_ns: int
+    primary: bool = False
+
+
+class MarkVirtualAssetFeeds(_Command, frozen=True, tag="mark_virtual_asset_feeds"):
+    """Mark BTC/ETH at the cross-checked price of its feeds (V2): one primary, the rest references."""
+
+    asset: str
+    feeds: tuple[FeedPrice, ...]
+
+
 class SetExchangeSession(_Command, frozen=True, tag="set_exchange_session"):
     """HKEX opened or closed: securities can be sold only while it is open (M7)."""
 
@@ -156,6 +176,36 @@ class EncumberVirtualAsset(_Command, frozen=True, tag="encumber_virtual_asset"):
     beneficiary: str = ""
 
 
+# --- custody reconciliation (N2/N4) ------------------------------------------------------------
+
+
+class CustodyHolding(msgspec.Struct, frozen=True, kw_only=True):
+    """One row of an external custody statement: a client's holding of one VA, in 1e-8 units."""
+
+    client: int
+    asset: str
+    qty: int
+
+
+class ReconcileCustody(_Command, frozen=True, tag="reconcile_custody"):
+    """Compare the custodian's statement with every client's custody sub-ledger (N2/N4).
+
+    Every (client, asset) whose quantities differ is a break; a break open before and
+    matching now is closed.
+    """
+
+    statement_date: str  # YYYY-MM-DD
+    holdings: tuple[CustodyHolding, ...]
+
+
+class ResolveCustodyBreak(_Command, frozen=True, tag="resolve_custody_break"):
+    """Close one open custody break with a documented resolution and a named approver."""
+
+    break_id: int
+    resolution: str
+    approver: str
+
+
 # --- credit limits (K1) and concentration limits (C1-C4) ------------------------------------
 
 
@@ -203,6 +253,7 @@ BrokerCommand = (
     | SetSecuritySuspended
     | MarkSecurity
     | MarkVirtualAsset
+    | MarkVirtualAssetFeeds
     | SetExchangeSession
     | ReviewMargins
     | RegisterSecuritiesMarginAccount
@@ -219,4 +270,6 @@ BrokerCommand = (
     | ChangeCreditLimit
     | RecordBookFigures
     | RecordLimitException
+    | ReconcileCustody
+    | ResolveCustodyBreak
 )

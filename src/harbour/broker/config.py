@@ -15,6 +15,7 @@ that fails is refused as a whole and the previous one stays in force):
   <= call, withdrawal ceiling (N1 a) <= call; the sale cost rate (§2.1 ``c``) is below
   100%.
 * C1-C4 limits are positive (C1, C2 and C4's VA share at most 100%); K1 periods positive.
+* V2: the feed staleness limit and the divergence band are positive; at least one reference.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     credit_review_period_ns: int = 365 * DAY_NS
     review_va_loan_share_bps: int = 5_000  # trigger: VA loan > 50% of the credit limit
     review_call_window_ns: int = 30 * DAY_NS  # trigger: two calls within 30 days
+    # V2 (house defaults): the primary VATP bid is cross-checked against the median of the references
+    va_feed_stale_ns: int = 30 * 10**9  # a feed older than 30 s at the mark is stale
+    va_feed_max_deviation_bps: int = 300  # primary vs reference median above 3% = divergent
+    va_min_reference_feeds: int = 3  # fewer references than this cannot confirm the primary
 
     def haircut_rule(self, asset: str) -> VaHaircutRule | None:
         """The haircut rule of ``asset``, or None if it has none."""

@@ -32,12 +32,14 @@ from harbour.broker.market import (
     configure,
     mark_security,
     mark_virtual_asset,
+    mark_virtual_asset_feeds,
     review_margins,
     set_exchange_session,
     set_security_margin_ratio,
     set_security_suspended,
 )
 from harbour.broker.onboarding import open_facility, record_suitability, register_account
+from harbour.broker.reconciliation import reconcile_custody, resolve_custody_break
 from harbour.broker.rejects import render
 from harbour.broker.state import BrokerState
 from harbour.broker.validation import validate_config
@@ -51,6 +53,7 @@ _HANDLERS: dict[type, Handler] = {
     c.SetSecuritySuspended: set_security_suspended,
     c.MarkSecurity: mark_security,
     c.MarkVirtualAsset: mark_virtual_asset,
+    c.MarkVirtualAssetFeeds: mark_virtual_asset_feeds,
     c.SetExchangeSession: set_exchange_session,
     c.ReviewMargins: review_margins,
     c.RegisterSecuritiesMarginAccount: register_account,
@@ -67,6 +70,8 @@ _HANDLERS: dict[type, Handler] = {
     c.ChangeCreditLimit: change_credit_limit,
     c.RecordBookFigures: record_book_figures,
     c.RecordLimitException: record_limit_exception,
+    c.ReconcileCustody: reconcile_custody,
+    c.ResolveCustodyBreak: resolve_custody_break,
 }
 
 

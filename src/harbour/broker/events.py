@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import msgspec
 
+from harbour.broker.commands import FeedPrice
 from harbour.broker.config import BrokerConfig
 
 
@@ -82,6 +83,23 @@ class SecurityMarked(_Event, frozen=True, tag="security_marked"):
 class VirtualAssetMarked(_Event, frozen=True, tag="virtual_asset_marked"):
     asset: str
     price: int
+
+
+class PriceAlertRaised(_Event, frozen=True, tag="price_alert_raised"):
+    """V2: the VA feeds did not confirm each other, so the lower price was used.
+
+    ``reasons`` holds STALE_FEED, DIVERGENT_FEEDS and/or TOO_FEW_REFERENCES;
+    ``deviation_bps`` is |primary - reference median| / reference median, rounded up.
+    """
+
+    asset: str
+    reasons: tuple[str, ...]
+    primary_price: int
+    reference_price: int  # median of the reference feeds
+    used_price: int  # the lower of the two
+    deviation_bps: int
+    stale_sources: tuple[str, ...]
+    feeds: tuple[FeedPrice, ...]
 
 
 class ExchangeSessionSet(_Event, frozen=True, tag="exchange_session_set"):
@@ -283,3 +301,37 @@ class LimitExceptionApplied(_Event, frozen=True, tag="limit_exception_applied"):
     client: int
     value: int  # the figure checked (HKD micro)
     limit: int  # its limit (HKD micro)
+
+
+# --- custody reconciliation (N2/N4) --------------------------------------------------------------
+
+
+class CustodyBreakFound(_Event, frozen=True, tag="custody_break_found"):
+    """The custodian's statement and the client's custody sub-ledger disagree."""
+
+    break_id: int
+    statement_date: str
+    client: int
+    asset: str
+    statement_qty: int
+    book_qty: int
+
+
+class CustodyBreakResolved(_Event, frozen=True, tag="custody_break_resolved"):
+    """An open break closed: by a clean reconciliation, a superseding break or an approved resolution."""
+
+    break_id: int
+    client: int
+    asset: str
+    resolution: str
+    approver: str  # "" when a reconciliation closed it
+
+
+class CustodyReconciled(_Event, frozen=True, tag="custody_reconciled"):
+    """A custody statement was compared with the books; new financing is blocked while breaks are open."""
+
+    statement_date: str
+    rows: int
+    breaks_found: int
+    breaks_resolved: int
+    open_breaks: int

@@ -117,6 +117,23 @@ def check_credit_limit_audit_trail(st: BrokerState) -> list[Finding]:
     return findings
 
 
+def check_custody_break_register(st: BrokerState) -> list[Finding]:
+    """N2/N4: break ids run 1..n in order, at most one open break per (client, asset), closed ones say how."""
+    findings = []
+    open_keys: set[tuple[int, str]] = set()
+    for index, brk in enumerate(st.custody_breaks, start=1):
+        if brk.break_id != index or brk.statement_qty == brk.book_qty:
+            findings.append(Finding("custody_break_register", f"break {brk.break_id} at position {index}: {brk.statement_qty} vs {brk.book_qty}"))
+        if brk.resolved:
+            if not brk.resolution.strip() or brk.resolved_ts_ns < brk.found_ts_ns:
+                findings.append(Finding("custody_break_register", f"break {brk.break_id} closed without a resolution or before it was found"))
+        elif (brk.client, brk.asset) in open_keys:
+            findings.append(Finding("custody_break_register", f"two open breaks for client {brk.client} {brk.asset}"))
+        else:
+            open_keys.add((brk.client, brk.asset))
+    return findings
+
+
 def _accounts(ledger: Ledger) -> list[tuple[str, dict[str, int]]]:
     return sorted((str(account), wallet) for account, wallet in ledger.accounts() if any(wallet.values()))
 
@@ -129,6 +146,7 @@ CHECKS: tuple[Callable[[BrokerState], list[Finding]], ...] = (
     check_calls_stop_advances,
     check_financing_only_for_eligible,
     check_credit_limit_audit_trail,
+    check_custody_break_register,
 )
 
 

@@ -4,7 +4,8 @@ Owns the decisions taken on a client's figures; ``sellout`` owns the sale itself
 
 * M1 ``check_new_financing``: new financing only if post-trade R <= call ratio (100%),
   L <= credit limit, the client holds a facility and a passed suitability record, and
-  no call is outstanding; then the C1-C4 limits (``limits.check_limits``).
+  no call is outstanding and no custody break is open (N2/N4, ``reconciliation``);
+  then the C1-C4 limits (``limits.check_limits``).
 * K1: a second call within the review window makes the credit review due (``reviews``).
 * M2: R > warning ratio (85%) -> warning (issued once on entry, cleared on exit).
 * M3: R > call ratio or L > credit limit -> margin call for the shortfall S, which
@@ -78,6 +79,9 @@ def check_new_financing(st: BrokerState, client: Client, after: MarginFigures) -
         return RejectCode.NO_CREDIT_LIMIT, {"client": cid}
     if client.call is not None:
         return RejectCode.MARGIN_CALL_OUTSTANDING, {"client": cid}
+    open_breaks = st.open_custody_breaks()
+    if open_breaks:
+        return RejectCode.CUSTODY_BREAK_OPEN, {"client": cid, "open_breaks": len(open_breaks), "break_id": open_breaks[0].break_id}
     if ratio_above(after.loan, after.margin_value, st.config.call_ratio_bps):
         shown = ratio_bps(after.loan, after.margin_value)
         return RejectCode.RATIO_WOULD_EXCEED_LIMIT, {"ratio_bps": "unbounded" if shown is None else shown, "limit_bps": st.config.call_ratio_bps}

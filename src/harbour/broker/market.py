@@ -7,24 +7,36 @@ as journaled commands, so every valuation can be replayed (A1).
 After any change that can move a client's ratio, every client with a loan or an open
 warning or call is reviewed in client-id order. A VA mark makes any resulting call
 VA-driven; every other change makes it securities-driven (M4).
+
+V2: ``MarkVirtualAssetFeeds`` marks BTC/ETH at the cross-checked price of its feeds
+(``cross_check``): the primary (executable VATP bid) when the reference median confirms
+it, otherwise the lower of the two with a ``PriceAlertRaised``. ``MarkVirtualAsset``
+(a single trusted price) stays for tests and the simulator.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
+import msgspec
+
 from harbour.broker.clients import CAUSE_SECURITIES, CAUSE_VIRTUAL_ASSET, NORMAL
 from harbour.broker.commands import (
     ConfigureBroker,
+    FeedPrice,
     MarkSecurity,
     MarkVirtualAsset,
+    MarkVirtualAssetFeeds,
     ReviewMargins,
     SetExchangeSession,
     SetSecurityMarginRatio,
     SetSecuritySuspended,
 )
-from harbour.broker.config import MAX_SECURITY_PRICE, MAX_VA_PRICE
+from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, MAX_SECURITY_PRICE, MAX_VA_PRICE, BrokerConfig
 from harbour.broker.events import (
     BrokerConfigured,
     ExchangeSessionSet,
+    PriceAlertRaised,
     SecurityMarginRatioSet,
     SecurityMarked,
     SecuritySuspensionSet,
@@ -36,7 +48,11 @@ from harbour.broker.reviews import flag_annual_reviews
 from harbour.broker.state import BrokerState, SecurityRecord, VaMark
 from harbour.broker.validation import validate_config
 from harbour.kernel.errors import RejectCode
-from harbour.kernel.money import BPS
+from harbour.kernel.money import BPS, div_round_up
+
+STALE_FEED: Final = "STALE_FEED"
+DIVERGENT_FEEDS: Final = "DIVERGENT_FEEDS"
+TOO_FEW_REFERENCES: Final = "TOO_FEW_REFERENCES"
 
 C = RejectCode
 
@@ -108,9 +124,92 @@ def mark_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: MarkVirtualAsset
     if not 0 < cmd.price <= MAX_VA_PRICE:
         out.append(_bad_price(seq, ts, "mark_virtual_asset", cmd.asset, cmd.price, MAX_VA_PRICE))
         return
-    st.va_marks[cmd.asset] = VaMark(price=cmd.price, marked_ts_ns=ts)
-    out.append(VirtualAssetMarked(seq=seq, ts_ns=ts, asset=cmd.asset, price=cmd.price))
+    _apply_va_mark(st, seq, ts, cmd.asset, cmd.price, out)
+
+
+def _apply_va_mark(st: BrokerState, seq: int, ts: int, asset: str, price: int, out: list[object]) -> None:
+    st.va_marks[asset] = VaMark(price=price, marked_ts_ns=ts)
+    out.append(VirtualAssetMarked(seq=seq, ts_ns=ts, asset=asset, price=price))
     review_all(st, seq, ts, CAUSE_VIRTUAL_ASSET, out)
+
+
+def mark_virtual_asset_feeds(st: BrokerState, seq: int, ts: int, cmd: MarkVirtualAssetFeeds, out: list[object]) -> None:
+    """V2: mark at the primary VATP bid when the references confirm it, else at the lower price with an alert."""
+    name = "mark_virtual_asset_feeds"
+    if cmd.asset not in ELIGIBLE_VIRTUAL_ASSETS:
+        out.append(rejected(seq, ts, name, C.VA_NOT_ELIGIBLE, asset=cmd.asset))
+        return
+    problem = _feeds_problem(cmd.feeds, ts)
+    if problem:
+        out.append(rejected(seq, ts, name, C.INVALID_PRICE_FEEDS, asset=cmd.asset, problem=problem))
+        return
+    for feed in cmd.feeds:
+        if not 0 < feed.price <= MAX_VA_PRICE:
+            out.append(_bad_price(seq, ts, name, f"{cmd.asset} on {feed.source}", feed.price, MAX_VA_PRICE))
+            return
+    check = cross_check(cmd.feeds, ts, st.config)
+    if check.reasons:
+        out.append(
+            PriceAlertRaised(
+                seq=seq, ts_ns=ts, asset=cmd.asset, reasons=check.reasons, primary_price=check.primary_price,
+                reference_price=check.reference_price, used_price=check.used_price, deviation_bps=check.deviation_bps,
+                stale_sources=check.stale_sources, feeds=cmd.feeds,
+            )
+        )
+    _apply_va_mark(st, seq, ts, cmd.asset, check.used_price, out)
+
+
+def _feeds_problem(feeds: tuple[FeedPrice, ...], ts: int) -> str:
+    primaries = sum(1 for f in feeds if f.primary)
+    if primaries != 1:
+        return f"exactly one primary (execution VATP) feed is needed, got {primaries}"
+    if len(feeds) < 2:
+        return "at least one reference feed is needed besides the primary"
+    sources = [f.source for f in feeds]
+    if any(not src or len(src) > 32 for src in sources) or len(set(sources)) != len(sources):
+        return "feed sources must be distinct non-empty names of at most 32 characters"
+    if any(f.ts_ns > ts for f in feeds):
+        return "a feed is timestamped after the mark"
+    return ""
+
+
+class CrossCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of cross-checking one set of VA feeds (V2)."""
+
+    primary_price: int
+    reference_price: int
+    deviation_bps: int
+    stale_sources: tuple[str, ...]
+    reasons: tuple[str, ...]
+    used_price: int
+
+
+def cross_check(feeds: tuple[FeedPrice, ...], ts: int, config: BrokerConfig) -> CrossCheck:
+    """V2 on well-formed feeds (one primary, at least one reference, none after ``ts``).
+
+    The reference price is the median of the reference feeds (for an even count, the
+    mean of the middle two rounded down). If any feed is older than the staleness limit,
+    the primary deviates from the median by more than the band, or there are fewer
+    references than configured, the lower of primary and median is used and the
+    reasons are returned; otherwise the primary (the executable bid) is used.
+    """
+    primary = next(f for f in feeds if f.primary)
+    refs = sorted(f.price for f in feeds if not f.primary)
+    mid = len(refs) // 2
+    median = refs[mid] if len(refs) % 2 else (refs[mid - 1] + refs[mid]) // 2
+    deviation = div_round_up(abs(primary.price - median) * BPS, median)
+    stale = tuple(f.source for f in feeds if ts - f.ts_ns > config.va_feed_stale_ns)
+    reasons: list[str] = []
+    if stale:
+        reasons.append(STALE_FEED)
+    if deviation > config.va_feed_max_deviation_bps:
+        reasons.append(DIVERGENT_FEEDS)
+    if len(refs) < config.va_min_reference_feeds:
+        reasons.append(TOO_FEW_REFERENCES)
+    used = min(primary.price, median) if reasons else primary.price
+    return CrossCheck(
+        primary_price=primary.price, reference_price=median, deviation_bps=deviation, stale_sources=stale, reasons=tuple(reasons), used_price=used
+    )
 
 
 def _bad_price(seq: int, ts: int, command: str, instrument: str, price: int, ceiling: int) -> object:

@@ -48,6 +48,9 @@ BROKER_CODES: tuple[RejectCode, ...] = (
     RejectCode.RELATED_GROUP_LIMIT_EXCEEDED,
     RejectCode.VA_BOOK_SHARE_EXCEEDED,
     RejectCode.TOTAL_MARGIN_LOANS_EXCEEDED,
+    RejectCode.INVALID_PRICE_FEEDS,
+    RejectCode.CUSTODY_BREAK_OPEN,
+    RejectCode.NO_OPEN_CUSTODY_BREAK,
 )
 
 C = RejectCode
@@ -84,6 +87,9 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.RELATED_GROUP_LIMIT_EXCEEDED: "client {client}: its related group's loans {value} would exceed the {limit_id} limit {limit}",
     C.VA_BOOK_SHARE_EXCEEDED: "client {client}: total VA financing {value} would exceed {limit}, the {limit_id} share of total margin loans",
     C.TOTAL_MARGIN_LOANS_EXCEEDED: "client {client}: total margin loans {value} would exceed the {limit_id} capital multiple {limit}",
+    C.INVALID_PRICE_FEEDS: "{asset} price feeds cannot be cross-checked: {problem} (V2)",
+    C.CUSTODY_BREAK_OPEN: "client {client}: no new financing while {open_breaks} custody break(s) are open, first break {break_id} (N2/N4)",
+    C.NO_OPEN_CUSTODY_BREAK: "there is no open custody break {break_id}",
 }
 
 

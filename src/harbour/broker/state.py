@@ -3,7 +3,8 @@
 Owns ``BrokerState``: the configuration in force, the marginable securities list with
 marks and suspensions, the VA marks, the HKEX session flag, clients, each client's VA
 custody sub-ledger and the main ledger, the book figures and exceptions register of
-the concentration limits (C1-C4) and each client's credit-limit audit trail (K1).
+the concentration limits (C1-C4), each client's credit-limit audit trail (K1) and the
+custody break register of the daily reconciliation (N2/N4).
 
 Main ledger (HKD micro-units and shares), balances signed from the broker's side
 (positive = the broker owes the party): ``CASH:<c>`` client cash (>= 0),
@@ -97,6 +98,22 @@ class CreditLimitChange(msgspec.Struct, frozen=True, kw_only=True):
     approver: str
 
 
+class CustodyBreak(msgspec.Struct, kw_only=True):
+    """One difference between the custody statement and the books (N2/N4); kept after resolution."""
+
+    break_id: int
+    statement_date: str
+    client: int
+    asset: str
+    statement_qty: int
+    book_qty: int
+    found_ts_ns: int
+    resolved: bool = False
+    resolution: str = ""
+    approver: str = ""
+    resolved_ts_ns: int = 0
+
+
 class BrokerState:
     __slots__ = (
         "config",
@@ -110,6 +127,8 @@ class BrokerState:
         "book",
         "limit_exceptions",
         "credit_limit_history",
+        "custody_breaks",
+        "last_reconciled_date",
     )
 
     def __init__(self, config: BrokerConfig | None = None) -> None:
@@ -124,6 +143,11 @@ class BrokerState:
         self.book: BookFigures | None = None  # C1-C4 are checked once this is recorded
         self.limit_exceptions: list[LimitException] = []  # the exceptions register, in order
         self.credit_limit_history: dict[int, list[CreditLimitChange]] = {}  # K1 audit trail
+        self.custody_breaks: list[CustodyBreak] = []  # N2/N4 break register, by id (id = index + 1)
+        self.last_reconciled_date = ""  # statement date of the last custody reconciliation
+
+    def open_custody_breaks(self) -> list[CustodyBreak]:
+        return [b for b in self.custody_breaks if not b.resolved]
 
     # --- balances read from the ledgers ----------------------------------------------------
 
@@ -159,6 +183,8 @@ class BrokerState:
             "book": msgspec.to_builtins(self.book) if self.book is not None else None,
             "limit_exceptions": [msgspec.to_builtins(e) for e in self.limit_exceptions],
             "credit_limit_history": [[c, [msgspec.to_builtins(e) for e in self.credit_limit_history[c]]] for c in sorted(self.credit_limit_history)],
+            "custody_breaks": [msgspec.to_builtins(b) for b in self.custody_breaks],
+            "last_reconciled_date": self.last_reconciled_date,
         }
 
     def encode(self) -> bytes:
@@ -185,4 +211,6 @@ class BrokerState:
         st.book = msgspec.convert(s["book"], BookFigures) if s["book"] is not None else None
         st.limit_exceptions = [msgspec.convert(e, LimitException) for e in s["limit_exceptions"]]
         st.credit_limit_history = {c: [msgspec.convert(e, CreditLimitChange) for e in rows] for c, rows in s["credit_limit_history"]}
+        st.custody_breaks = [msgspec.convert(b, CustodyBreak) for b in s.get("custody_breaks", [])]
+        st.last_reconciled_date = s.get("last_reconciled_date", "")
         return st

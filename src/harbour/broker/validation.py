@@ -41,6 +41,8 @@ def validate_config(config: BrokerConfig) -> Problem | None:
             return RejectCode.INVALID_PARAMETER, {"problem": f"{name} must be in (0, 10000], got {value}"}
     if config.total_loans_max_capital_bps <= 0 or config.credit_review_period_ns <= 0 or config.review_call_window_ns <= 0:
         return RejectCode.INVALID_PARAMETER, {"problem": "the total-loans multiple and the credit review periods must be positive"}
+    if config.va_feed_stale_ns <= 0 or config.va_feed_max_deviation_bps <= 0 or config.va_min_reference_feeds < 1:
+        return RejectCode.INVALID_PARAMETER, {"problem": "VA feed staleness and divergence band must be positive, with at least one reference feed"}
     return None
 
 
