@@ -1,6 +1,7 @@
 """Index feed (IOSCO): index prints enter the venue as journaled commands.
 
-Rules: a published index sets the instrument's reference price; below the minimum of
+Rules: a published index sets the instrument's reference price to the mark (here always
+equal to the index: see test_mark_price for the mark itself); below the minimum of
 live constituents the last good value is used, flagged stale, and trading continues;
 past the halt delay the print is a halt trigger and the instrument halts; methodology
 versions apply from their effective-from time; every print recomputes bit for bit from
@@ -27,7 +28,7 @@ from harbour.prices.index import (
 )
 from harbour.venue import VenueEngine
 from harbour.venue.commands import PlaceOrder, PublishIndex, SetIndexMethodology, VenueCommand
-from harbour.venue.events import IndexMethodologySet, IndexPublished, InstrumentStateChanged, ReferencePriceSet, VenueEvent
+from harbour.venue.events import IndexMethodologySet, IndexPublished, InstrumentStateChanged, MarkPriceSet, ReferencePriceSet, VenueEvent
 
 from venue.helpers import BTC_REF, BTCUSD, BUY, HALTED, OPEN, T0, Venue
 
@@ -72,6 +73,11 @@ def test_a_published_index_moves_the_reference_price(venue: Venue) -> None:
     event, out = publish(venue, START, trades(START - SECOND, A=9_600_000, B=9_600_100, C=9_599_900))
 
     assert event.print.value == 9_600_000 and event.print.fallback is Fallback.NONE
+    # the reference is now the mark = median(P1, P2, last trade); with no funding settled
+    # (P1 = index), an empty book (no basis sample: P2 = index) and no trade yet (the index
+    # stands in for the last price) all three are the index, so the reference is the index
+    mark = venue.events_of(MarkPriceSet, out)[0]
+    assert (mark.mark, mark.p1, mark.p2, mark.last_trade, mark.basis_samples) == (9_600_000, 9_600_000, 9_600_000, None, ())
     assert venue.events_of(ReferencePriceSet, out) == [ReferencePriceSet(seq=venue.seq, ts_ns=START, instrument=BTCUSD, price=9_600_000)]
     assert venue.state.instruments[BTCUSD].ref_price == 9_600_000
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from harbour.prices.index import IndexMethodology, IndexPrint
+from harbour.prices.mark import BasisSample
 from harbour.venue.commands import AccountKind, InstrumentState, Side, TimeInForce
 
 
@@ -198,12 +199,33 @@ class IndexMethodologySet(_Event, frozen=True, tag="index_methodology_set"):
 class IndexPublished(_Event, frozen=True, tag="index_published"):
     """One index determination: the whole print, so ``recompute(print) == print`` from the event alone.
 
-    A usable value (fallback NONE or LAST_GOOD_STALE) is followed by a ReferencePriceSet;
-    a HALT trigger by an InstrumentStateChanged to HALTED unless the instrument was halted.
+    A usable value (fallback NONE or LAST_GOOD_STALE) is followed by a MarkPriceSet and a
+    ReferencePriceSet of the mark; a HALT trigger by an InstrumentStateChanged to HALTED unless the instrument was halted.
     """
 
     instrument: str
     print: IndexPrint
+
+
+class MarkPriceSet(_Event, frozen=True, tag="mark_price_set"):
+    """The mark at a usable index print, with every input, so it recomputes from the event alone.
+
+    mark = median(p1, p2, last) (``harbour.prices.mark``): p1 = index x (1 + rate x
+    time_to_funding / interval); p2 = index + the average basis of ``basis_samples`` (the
+    venue's window at this print, oldest first); ``last_trade`` is None before any trade,
+    when the index stands in for it. The ReferencePriceSet that follows sets the mark.
+    """
+
+    instrument: str
+    mark: int
+    index: int
+    p1: int
+    p2: int
+    last_trade: int | None
+    basis_samples: tuple[BasisSample, ...]
+    last_funding_rate_e8: int  # 0 before any funding settlement
+    time_to_funding_ns: int  # clipped to [0, interval_ns]
+    interval_ns: int
 
 
 VenueEvent = (
@@ -228,4 +250,5 @@ VenueEvent = (
     | FundingSettled
     | IndexMethodologySet
     | IndexPublished
+    | MarkPriceSet
 )

@@ -27,6 +27,7 @@ from harbour.prices.funding import RATE_UNIT, SIGN_CONVENTION, FundingParameters
 from harbour.prices.problems import RATE_SCALE
 from harbour.venue.commands import SettleFunding
 from harbour.venue.events import FundingSettled, TransferPosted
+from harbour.venue.mark import FundingTerms
 from harbour.venue.rejects import rejected
 from harbour.venue.settlement import Postings, cover_shortfall, pay
 from harbour.venue.state import INSURANCE_FUND, VenueState, isolated_account
@@ -82,6 +83,8 @@ def settle_funding(st: VenueState, seq: int, ts: int, cmd: SettleFunding, out: l
         return
 
     # --- settle: nothing above changed state ---------------------------------------------
+    # the mark's P1 uses this rate until the next settlement, due one interval from now
+    st.funding_terms[sym] = FundingTerms(rate_e8=cmd.rate_e8, interval_ns=cmd.interval_ns, next_funding_ns=ts + cmd.interval_ns)
     asset = inst.settlement_asset
     residue = total_paid - total_received
     postings: Postings = []

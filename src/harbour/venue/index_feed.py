@@ -5,8 +5,12 @@ pure ``harbour.prices.index.compute_index``; the venue only chooses the methodol
 force at the command's time, hands over the instrument's previous print (for the last
 good value) and acts on the outcome:
 
-- a usable value (fallback NONE or LAST_GOOD_STALE) becomes the instrument's reference
-  price (``ReferencePriceSet``), so a stale print keeps trading on the last good value;
+- a usable value (fallback NONE or LAST_GOOD_STALE) feeds the mark (``venue.mark``): a
+  basis sample (book mid - index) is taken if the book has a mid, the mark =
+  median(P1, P2, last trade) is computed (``MarkPriceSet`` with all its inputs) and the
+  MARK becomes the instrument's reference price (``ReferencePriceSet``), so margin, PnL
+  and triggers never follow the last trade alone, and a stale print keeps trading on the
+  mark of the last good value;
 - a HALT trigger halts the instrument (``InstrumentStateChanged``, reason
   ``index halt trigger``) unless it is halted already; only the operator resumes it.
 
@@ -18,13 +22,16 @@ event carries the whole print, which recomputes bit for bit from itself.
 
 from __future__ import annotations
 
+from collections import deque
+
 import msgspec
 
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import MAX_PRICE
 from harbour.prices.index import Fallback, check_methodology, compute_index, select_methodology
 from harbour.venue.commands import InstrumentState, PublishIndex, SetIndexMethodology
-from harbour.venue.events import IndexMethodologySet, IndexPublished, InstrumentStateChanged, ReferencePriceSet
+from harbour.venue.events import IndexMethodologySet, IndexPublished, InstrumentStateChanged, MarkPriceSet, ReferencePriceSet
+from harbour.venue.mark import mark_at, take_basis_sample
 from harbour.venue.rejects import rejected
 from harbour.venue.state import VenueState
 
@@ -122,5 +129,28 @@ def publish_index(st: VenueState, seq: int, ts: int, cmd: PublishIndex, out: lis
                 InstrumentStateChanged(seq=seq, ts_ns=ts, instrument=cmd.instrument, old=old, new=InstrumentState.HALTED, reason=HALT_REASON)
             )
     elif index_print.value is not None:
-        inst.ref_price = index_print.value
-        out.append(ReferencePriceSet(seq=seq, ts_ns=ts, instrument=cmd.instrument, price=index_print.value))
+        sym = cmd.instrument
+        samples = st.basis_samples.setdefault(sym, deque())
+        take_basis_sample(samples, st.books[sym], ts, index_print.value)
+        mark = mark_at(ts, index_print.value, st.funding_terms.get(sym), samples, st.last_trade_price.get(sym))
+        out.append(
+            MarkPriceSet(
+                seq=seq,
+                ts_ns=ts,
+                instrument=sym,
+                mark=mark.value,
+                index=mark.index,
+                p1=mark.p1_funding_basis,
+                p2=mark.p2_book_basis,
+                last_trade=st.last_trade_price.get(sym),
+                basis_samples=tuple(samples),
+                last_funding_rate_e8=mark.last_funding_rate_e8,
+                time_to_funding_ns=mark.time_to_funding_ns,
+                interval_ns=mark.interval_ns,
+            )
+        )
+        # guard: P1 and P2 can leave (0, MAX_PRICE] only on absurd inputs (a -100% rate and a
+        # basis larger than the index); the reference then stays on the index, never 0
+        reference = mark.value if 0 < mark.value <= MAX_PRICE else index_print.value
+        inst.ref_price = reference
+        out.append(ReferencePriceSet(seq=seq, ts_ns=ts, instrument=sym, price=reference))

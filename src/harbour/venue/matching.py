@@ -258,6 +258,7 @@ def _execute(
 
     trade_id = st.next_trade_id
     st.next_trade_id = trade_id + 1
+    st.last_trade_price[sym] = price  # the mark's "last" input (venue.mark)
     out.append(
         TradeExecuted(
             seq=seq,

@@ -8,16 +8,19 @@ restored snapshot hashes identically by construction, and replay reproduces it.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 
 import msgspec
 
 from harbour.compliance.margin_assets import MarginAssetRegistry
 from harbour.ledger.book import Ledger
 from harbour.prices.index import IndexMethodology, IndexPrint
+from harbour.prices.mark import BasisSample
 from harbour.venue.accounts import Account
 from harbour.venue.book import Order, OrderBook
 from harbour.venue.commands import InstrumentState, ListInstrument
 from harbour.venue.instruments import Instrument
+from harbour.venue.mark import FundingTerms
 
 # Platform ledger accounts (strings); participants are ints.
 EXTERNAL = "EXTERNAL"
@@ -56,6 +59,9 @@ class VenueState:
         "order_instrument",
         "index_methodologies",
         "index_prints",
+        "last_trade_price",
+        "basis_samples",
+        "funding_terms",
     )
 
     def __init__(self) -> None:
@@ -76,6 +82,11 @@ class VenueState:
         self.index_methodologies: dict[str, list[IndexMethodology]] = {}
         # instrument -> its latest index print (carries the last good value for the fallback)
         self.index_prints: dict[str, IndexPrint] = {}
+        # mark price inputs (venue.mark): instrument -> last trade price, its bounded window
+        # of basis samples, the terms of its last settled funding interval
+        self.last_trade_price: dict[str, int] = {}
+        self.basis_samples: dict[str, deque[BasisSample]] = {}
+        self.funding_terms: dict[str, FundingTerms] = {}
 
     def withdrawals_paused(self) -> bool:
         """True while any unresolved deficit exists (a loss no layer has yet covered)."""
@@ -112,6 +123,15 @@ class VenueState:
                     msgspec.to_builtins(self.index_prints[sym]) if sym in self.index_prints else None,
                 ]
                 for sym in sorted(set(self.index_methodologies) | set(self.index_prints))
+            ],
+            "mark": [
+                [
+                    sym,
+                    self.last_trade_price.get(sym),
+                    [[b.ts_ns, b.mid, b.index] for b in self.basis_samples.get(sym, ())],
+                    msgspec.to_builtins(self.funding_terms[sym]) if sym in self.funding_terms else None,
+                ]
+                for sym in sorted(set(self.last_trade_price) | set(self.basis_samples) | set(self.funding_terms))
             ],
         }
 
@@ -153,4 +173,10 @@ class VenueState:
                 st.index_methodologies[sym] = [msgspec.convert(m, IndexMethodology) for m in versions]
             if last is not None:
                 st.index_prints[sym] = msgspec.convert(last, IndexPrint)
+        for sym, trade_price, samples, terms in s["mark"]:
+            if trade_price is not None:
+                st.last_trade_price[sym] = trade_price
+            st.basis_samples[sym] = deque(BasisSample(ts_ns=t, mid=m, index=i) for t, m, i in samples)
+            if terms is not None:
+                st.funding_terms[sym] = msgspec.convert(terms, FundingTerms)
         return st
