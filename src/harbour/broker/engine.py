@@ -80,16 +80,14 @@ def handled_command_types() -> frozenset[type]:
 
 
 class BrokerEngine:
-    __slots__ = ("state", "last_seq")
+    __slots__ = ("state",)
 
     def __init__(self, state: BrokerState | None = None) -> None:
         self.state = state if state is not None else BrokerState()
-        self.last_seq = 0
 
     def apply(self, seq: int, ts_ns: int, command: c.BrokerCommand) -> list[Any]:
         out: list[Any] = []
         _HANDLERS[type(command)](self.state, seq, ts_ns, command, out)
-        self.last_seq = seq
         return out
 
     def state_hash(self) -> bytes:

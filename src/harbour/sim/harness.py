@@ -187,7 +187,7 @@ def run_simulation(
         if journal.has_pending:
             sequencer.commit()
             summary.journal_commits += 1
-        _check(engine, summary)
+        _check(engine, sequencer.last_seq, summary)
         final_hash = engine.state_hash()
         if sequencer.last_seq % harness_config.checkpoint_every:
             journal.append_checkpoint(sequencer.last_seq, sequencer.last_ts_ns, final_hash)
@@ -233,7 +233,7 @@ def _drive(
             pending = 0
             last_commit_ns = clock.now_ns
         if seq % cfg.check_every == 0:
-            _check(engine, summary)
+            _check(engine, seq, summary)
         if progress is not None and seq % progress_every == 0:
             progress(min(scenario.elapsed_ns, total_ns), total_ns, summary.commands)
 
@@ -279,7 +279,7 @@ class _EventTally:
             s.mm_taker_qty += t.qty
 
 
-def _check(engine: VenueEngine, summary: SimulationSummary) -> None:
+def _check(engine: VenueEngine, seq: int, summary: SimulationSummary) -> None:
     """Run every venue invariant once; keep the first findings."""
     findings = check_all(engine.state)
     summary.invariant_checks_run += 1
@@ -288,7 +288,7 @@ def _check(engine: VenueEngine, summary: SimulationSummary) -> None:
         return
     for finding in findings:
         if len(summary.findings) < _MAX_FINDINGS_KEPT:
-            summary.findings.append(f"after seq {engine.last_seq}: {finding.check}: {finding.message}")
+            summary.findings.append(f"after seq {seq}: {finding.check}: {finding.message}")
 
 
 def _collect_final_state(scenario: Scenario, engine: VenueEngine, summary: SimulationSummary) -> None:

@@ -73,18 +73,16 @@ def handled_command_types() -> frozenset[type]:
 
 
 class VenueEngine:
-    __slots__ = ("state", "last_seq")
+    __slots__ = ("state",)
 
     def __init__(self, state: VenueState | None = None) -> None:
         self.state = state if state is not None else VenueState()
-        self.last_seq = 0
 
     # --- the one writer ------------------------------------------------------------
 
     def apply(self, seq: int, ts_ns: int, command: c.VenueCommand) -> list[Any]:
         out: list[Any] = []
         _HANDLERS[type(command)](self.state, seq, ts_ns, command, out)
-        self.last_seq = seq
         return out
 
     # --- state -----------------------------------------------------------------------
