@@ -61,7 +61,8 @@ class Instrument:
         self.market_collar_bps = spec.market_collar_bps
         self.sfc_approval_ref = spec.sfc_approval_ref
         self.unit_value: int = 10 ** (MONEY_DECIMALS - spec.price_decimals - spec.qty_decimals)
-        self.clearing_account = "CLEARING:" + spec.instrument  # see state.clearing_account
+        # the operator's settlement account of this instrument: counterparty to every realised PnL
+        self.clearing_account = "CLEARING:" + spec.instrument
         self.state = InstrumentState.OPEN
         self.ref_price = 0
 

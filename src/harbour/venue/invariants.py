@@ -15,7 +15,6 @@ from harbour.venue.state import (
     INSURANCE_FUND,
     PLATFORM_CAPITAL,
     VenueState,
-    clearing_account,
 )
 
 _NEVER_NEGATIVE_PLATFORM = (FEE_INCOME, INSURANCE_FUND, PLATFORM_CAPITAL)
@@ -69,7 +68,7 @@ def check_clearing_matches_cost_basis(st: VenueState) -> list[Finding]:
     findings = []
     for sym, inst in st.instruments.items():
         cost = sum(a.positions[sym].cost for a in st.accounts.values() if sym in a.positions)
-        clearing = st.ledger.balance(clearing_account(sym), inst.settlement_asset)
+        clearing = st.ledger.balance(inst.clearing_account, inst.settlement_asset)
         if clearing != -cost * inst.unit_value:
             findings.append(Finding("clearing_matches_cost_basis", f"{sym}: clearing {clearing} != {-cost * inst.unit_value}"))
     return findings

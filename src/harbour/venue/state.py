@@ -32,11 +32,6 @@ DEFICIT = "DEFICIT"
 FUNDABLE_PLATFORM_ACCOUNTS = (INSURANCE_FUND, PLATFORM_CAPITAL, DEFICIT)
 
 
-def clearing_account(instrument: str) -> str:
-    """The operator's settlement account of an instrument (counterparty to realised PnL)."""
-    return "CLEARING:" + instrument
-
-
 def isolated_account(account: int, instrument: str) -> str:
     return f"ISO:{account}:{instrument}"
 
