@@ -90,6 +90,25 @@ def _ceiling_problem(st: VenueState, asset: str, amount: int) -> tuple[RejectCod
     return None
 
 
+def _cross_outflow_problem(st: VenueState, acct: Account, asset: str, amount: int) -> tuple[RejectCode, dict[str, str | int]] | None:
+    """May ``amount`` of ``asset`` leave the cross wallet? Only from free collateral.
+
+    After it, equity must still cover the requirement, counting unrealised losses but not
+    unrealised gains (cash is never paid out against unrealised profit). Checked for every
+    asset, eligible or not: an account below its requirement keeps all it holds, since its
+    assets pay its losses before any platform layer does.
+    """
+    balance = st.ledger.balance(acct.account_id, asset)
+    if balance < amount:
+        return C.INSUFFICIENT_BALANCE, {"balance": balance, "asset": asset, "amount": amount}
+    reg = st.registry
+    value_lost = reg.collateral_value(asset, balance, RISK_CURRENCY) - reg.collateral_value(asset, balance - amount, RISK_CURRENCY)
+    equity, requirement = cross_equity_and_requirement(st, acct, count_unrealised_gains=False)
+    if equity - value_lost < requirement:
+        return C.INSUFFICIENT_FREE_COLLATERAL, {"remaining": equity - value_lost, "required": requirement}
+    return None
+
+
 def _eligibility_problem(st: VenueState, asset: str) -> tuple[RejectCode, dict[str, str | int]] | None:
     reg = st.registry
     spec = reg.assets[asset]
@@ -123,20 +142,7 @@ def withdraw(st: VenueState, seq: int, ts: int, cmd: Withdraw, out: list[object]
     if problem is None and st.withdrawals_paused():
         problem = C.WITHDRAWALS_PAUSED, {}
     if problem is None:
-        balance = st.ledger.balance(cmd.account, cmd.asset)
-        if balance < cmd.amount:
-            problem = C.INSUFFICIENT_BALANCE, {"balance": balance, "asset": cmd.asset, "amount": cmd.amount}
-        else:
-            reg = st.registry
-            value_lost = reg.collateral_value(cmd.asset, balance, RISK_CURRENCY) - reg.collateral_value(
-                cmd.asset, balance - cmd.amount, RISK_CURRENCY
-            )
-            # unrealised gains do not count: cash is never paid out against unrealised profit
-            equity, requirement = cross_equity_and_requirement(st, acct, count_unrealised_gains=False)
-            # checked for every asset, eligible or not: an account below its requirement
-            # keeps all it holds (its assets pay its losses before any platform layer)
-            if equity - value_lost < requirement:
-                problem = C.INSUFFICIENT_FREE_COLLATERAL, {"remaining": equity - value_lost, "required": requirement}
+        problem = _cross_outflow_problem(st, acct, cmd.asset, cmd.amount)
     if problem is not None:
         out.append(rejected(seq, ts, "withdraw", problem[0], **problem[1]))
         return
@@ -207,15 +213,9 @@ def transfer_isolated_margin(st: VenueState, seq: int, ts: int, cmd: TransferIso
     iso = isolated_account(acct.account_id, cmd.instrument)
     amount = abs(cmd.amount)
     if cmd.amount > 0:
-        balance = st.ledger.balance(acct.account_id, asset)
-        if balance < amount:
-            out.append(rejected(seq, ts, "transfer_isolated_margin", C.INSUFFICIENT_BALANCE, balance=balance, asset=asset, amount=amount))
-            return
-        reg = st.registry
-        lost = reg.collateral_value(asset, balance, RISK_CURRENCY) - reg.collateral_value(asset, balance - amount, RISK_CURRENCY)
-        equity, requirement = cross_equity_and_requirement(st, acct, count_unrealised_gains=False)
-        if equity - lost < requirement:
-            out.append(rejected(seq, ts, "transfer_isolated_margin", C.INSUFFICIENT_FREE_COLLATERAL, remaining=equity - lost, required=requirement))
+        problem = _cross_outflow_problem(st, acct, asset, amount)
+        if problem is not None:
+            out.append(rejected(seq, ts, "transfer_isolated_margin", problem[0], **problem[1]))
             return
         postings: list[tuple[LedgerAccount, str, int]] = [(acct.account_id, asset, -amount), (iso, asset, amount)]
     else:
