@@ -79,8 +79,8 @@ def cross_equity_and_requirement(
     """(equity, requirement) of the cross-margin part of an account, risk currency.
 
     With ``override_symbol``, that instrument's requirement (settlement micro-units) is
-    taken as ``override_requirement`` instead of being computed: the pre-trade check
-    asks "what if this order were added". With ``count_unrealised_gains=False`` (for
+    taken as ``override_requirement`` instead of being computed, also when the account has
+    no position in it yet: the pre-trade check asks "what if this order were added". With ``count_unrealised_gains=False`` (for
     withdrawals) a position's unrealised gain counts zero while its loss still counts:
     cash may not be paid out against profit that is not yet realised. Unrealised PnL
     converts rounding toward -infinity and requirements round up, both in the
@@ -112,6 +112,10 @@ def cross_equity_and_requirement(
             rate = fx[(ccy, RISK_CURRENCY)]
             requirement += -((-req * rate) // FX_SCALE)
             equity += (upnl * rate) // FX_SCALE
+    if override_symbol and override_symbol not in acct.positions:
+        ccy = instruments[override_symbol].settlement_currency
+        rate = FX_SCALE if ccy == RISK_CURRENCY else fx[(ccy, RISK_CURRENCY)]
+        requirement += -((-override_requirement * rate) // FX_SCALE)
     return equity, requirement
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harbour.compliance.rules import can_increase_exposure
 from harbour.kernel.errors import RejectCode
-from harbour.kernel.money import BPS, FX_SCALE
+from harbour.kernel.money import BPS
 from harbour.venue.accounts import Account, Position
 from harbour.venue.book import Order, OrderBook
 from harbour.venue.commands import (
@@ -112,13 +112,7 @@ def _margin_problem(
         if after > equity:
             return C.INSUFFICIENT_ISOLATED_MARGIN, {"required": after, "available": equity}
         return None
-    if pos is _EMPTY:  # no position object yet: the override must still be counted
-        equity, required = cross_equity_and_requirement(st, acct)
-        ccy = inst.settlement_currency
-        rate = FX_SCALE if ccy == RISK_CURRENCY else st.registry.fx_e8[(ccy, RISK_CURRENCY)]
-        required += -((-after * rate) // FX_SCALE)
-    else:
-        equity, required = cross_equity_and_requirement(st, acct, inst.symbol, after)
+    equity, required = cross_equity_and_requirement(st, acct, inst.symbol, after)
     if required > equity:
         return C.INSUFFICIENT_MARGIN, {"required": required, "available": equity, "currency": RISK_CURRENCY}
     return None
