@@ -36,11 +36,9 @@ from typing import Final
 
 import msgspec
 
-from harbour.kernel.money import div_round_down, div_round_up
+from harbour.kernel.money import BPS, PPM, div_round_down, div_round_up
 from harbour.prices.problems import (
-    BPS,
     NS_PER_HOUR,
-    PPM,
     RATE_SCALE,
     ParameterProblem,
     div_round_half_up,

@@ -35,7 +35,8 @@ from enum import StrEnum
 
 import msgspec
 
-from harbour.prices.problems import BPS, ParameterProblem, div_round_half_up, invalid_parameter, median_round_down
+from harbour.kernel.money import BPS
+from harbour.prices.problems import ParameterProblem, div_round_half_up, invalid_parameter, median_round_down
 
 
 class InputKind(StrEnum):

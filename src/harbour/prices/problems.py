@@ -17,8 +17,6 @@ import msgspec
 from harbour.kernel.errors import RejectCode
 
 RATE_SCALE: Final = 100_000_000  # funding and premium rates: parts per 1e8 (1e6 = 1%)
-BPS: Final = 10_000
-PPM: Final = 1_000_000
 NS_PER_HOUR: Final = 3_600_000_000_000
 
 
