@@ -37,6 +37,8 @@ from harbour.broker.state import BrokerState
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import MICRO
 
+from engine_steps import assert_step_well_formed
+
 T0 = 1_770_768_000_000_000_000  # 2026-02-11T00:00:00Z (Wednesday 08:00 HKT) in ns
 STEP_NS = 1_000_000
 HOUR_NS = 3_600 * 10**9
@@ -77,16 +79,16 @@ class Broker:
         self.last = out
         findings = check_all(self.engine.state)
         assert findings == [], f"invariants broken after {cmd!r}: {findings}"
-        for e in out:
-            assert (e.seq, e.ts_ns) == (self.seq, self.ts), f"event {e!r} not stamped with its command"  # type: ignore[attr-defined]
-            if isinstance(e, TransferPosted):
-                net: dict[str, int] = {}
-                for _, asset, amount in e.postings:
-                    net[asset] = net.get(asset, 0) + amount
-                assert all(v == 0 for v in net.values()), f"unbalanced transfer {e!r}"
-        if any(isinstance(e, Rejected) for e in out):
-            assert len(out) == 1, f"a rejected command emitted more than its reject: {out!r}"
-            assert self.engine.state_hash() == before, f"rejected command {cmd!r} changed state"
+        assert_step_well_formed(
+            cmd,
+            out,
+            self.seq,
+            self.ts,
+            rejected_type=Rejected,
+            transfer_type=TransferPosted,
+            hash_before=before,
+            hash_now=self.engine.state_hash,
+        )
         return out
 
     def reject(self, cmd: object, code: RejectCode) -> Rejected:

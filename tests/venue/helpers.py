@@ -44,6 +44,8 @@ from harbour.venue.commands import (
 )
 from harbour.venue.events import OrderAccepted, OrderCancelled, Rejected, TradeExecuted, TransferPosted
 
+from engine_steps import assert_step_well_formed
+
 BTCUSD = "BTCUSD"
 ETHHKD = "ETHHKD"
 BTC_REF = 9_500_000  # 95,000.00 USD in price units (cents)
@@ -106,13 +108,6 @@ def instrument_spec(**overrides: Any) -> ListInstrument:
     return ListInstrument(**fields)
 
 
-def transfer_nets(event: TransferPosted) -> dict[str, int]:
-    net: dict[str, int] = {}
-    for _, asset, amount in event.postings:
-        net[asset] = net.get(asset, 0) + amount
-    return net
-
-
 def posting_sum(events: Iterable[object], account: int | str, asset: str) -> int:
     """Net amount posted to a ledger account in an asset by these events (ids compared as text)."""
     return sum(
@@ -153,15 +148,16 @@ class Venue:
         self.last = out
         findings = check_all(self.engine.state)
         assert findings == [], f"invariants broken after {cmd!r}: {findings}"
-        for e in out:
-            assert (e.seq, e.ts_ns) == (self.seq, self.ts), f"event {e!r} not stamped with its command"  # type: ignore[attr-defined]
-            if isinstance(e, TransferPosted):
-                assert all(v == 0 for v in transfer_nets(e).values()), f"unbalanced transfer {e!r}"
-        rejects = [e for e in out if isinstance(e, Rejected)]
-        if rejects:
-            assert len(out) == 1, f"a rejected command emitted more than its reject: {out!r}"
-            if self.check_rejects:
-                assert self.engine.state_hash() == before, f"rejected command {cmd!r} changed state"
+        assert_step_well_formed(
+            cmd,
+            out,
+            self.seq,
+            self.ts,
+            rejected_type=Rejected,
+            transfer_type=TransferPosted,
+            hash_before=before if self.check_rejects else None,
+            hash_now=self.engine.state_hash,
+        )
         return out
 
     def reject(self, cmd: object, code: RejectCode) -> Rejected:
