@@ -204,9 +204,6 @@ class SimulatedIndexFeed:
             raise ValueError("an offset of -100% or less leaves no price")
         self._deviation = Deviation(venue=venue, offset_bps=offset_bps, start_ns=start_ns, end_ns=end_ns)
 
-    def clear_deviation(self) -> None:
-        self._deviation = None
-
     # --- emitting -------------------------------------------------------------------------
 
     @property

@@ -119,10 +119,6 @@ class VenueEngine:
         acct = self.state.accounts.get(account)
         return sorted(acct.open_orders) if acct else []
 
-    def best_bid_ask(self, instrument: str) -> tuple[int | None, int | None]:
-        book = self.state.books[instrument]
-        return book.best_bid(), book.best_ask()
-
     def open_interest(self, instrument: str) -> int:
         return sum(a.positions[instrument].qty for a in self.state.accounts.values() if instrument in a.positions and a.positions[instrument].qty > 0)
 
