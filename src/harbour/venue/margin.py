@@ -16,7 +16,6 @@ All integer; every rounding is in the platform's favour.
 
 from __future__ import annotations
 
-from harbour.compliance.margin_assets import COLLATERAL_DENOMINATOR
 from harbour.kernel.money import FX_SCALE, PPM
 from harbour.venue.accounts import Account, Position
 from harbour.venue.instruments import Instrument
@@ -60,12 +59,8 @@ def unrealised_pnl(pos: Position, inst: Instrument) -> int:
 
 def cross_collateral(state: VenueState, acct: Account) -> int:
     """Eligible collateral of the cross wallet, after haircut and FX, risk currency (rounded down per asset)."""
-    reg = state.registry
-    total = 0
-    for asset, balance in state.ledger.wallet(acct.account_id).items():
-        if balance > 0:
-            total += (balance * reg.collateral_factor(asset, RISK_CURRENCY)) // COLLATERAL_DENOMINATOR
-    return total
+    value = state.registry.collateral_value
+    return sum(value(asset, balance, RISK_CURRENCY) for asset, balance in state.ledger.wallet(acct.account_id).items())
 
 
 def cross_equity_and_requirement(
