@@ -60,7 +60,10 @@ def unrealised_pnl(pos: Position, inst: Instrument) -> int:
 def cross_collateral(state: VenueState, acct: Account) -> int:
     """Eligible collateral of the cross wallet, after haircut and FX, risk currency (rounded down per asset)."""
     value = state.registry.collateral_value
-    return sum(value(asset, balance, RISK_CURRENCY) for asset, balance in state.ledger.wallet(acct.account_id).items())
+    total = 0
+    for asset, balance in state.ledger.wallet(acct.account_id).items():
+        total += value(asset, balance, RISK_CURRENCY)
+    return total
 
 
 def cross_equity_and_requirement(
