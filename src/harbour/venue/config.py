@@ -32,6 +32,7 @@ from harbour.venue.events import (
     ReferencePriceSet,
 )
 from harbour.venue.instruments import Instrument, listing_problem
+from harbour.venue.price_moves import after_mark_change
 from harbour.venue.rejects import rejected
 from harbour.venue.state import RISK_CURRENCY, VenueState
 
@@ -200,3 +201,4 @@ def set_reference_price(st: VenueState, seq: int, ts: int, cmd: SetReferencePric
         return
     inst.ref_price = cmd.price
     out.append(ReferencePriceSet(seq=seq, ts_ns=ts, instrument=cmd.instrument, price=cmd.price))
+    after_mark_change(st, cmd.instrument, seq, ts, out)

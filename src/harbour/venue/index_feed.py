@@ -32,6 +32,7 @@ from harbour.prices.index import Fallback, check_methodology, compute_index, sel
 from harbour.venue.commands import InstrumentState, PublishIndex, SetIndexMethodology
 from harbour.venue.events import IndexMethodologySet, IndexPublished, InstrumentStateChanged, MarkPriceSet, ReferencePriceSet
 from harbour.venue.mark import mark_at, take_basis_sample
+from harbour.venue.price_moves import after_mark_change
 from harbour.venue.rejects import rejected
 from harbour.venue.state import VenueState
 
@@ -154,3 +155,4 @@ def publish_index(st: VenueState, seq: int, ts: int, cmd: PublishIndex, out: lis
         reference = mark.value if 0 < mark.value <= MAX_PRICE else index_print.value
         inst.ref_price = reference
         out.append(ReferencePriceSet(seq=seq, ts_ns=ts, instrument=sym, price=reference))
+        after_mark_change(st, sym, seq, ts, out)

@@ -28,6 +28,7 @@ from harbour.venue.events import OrderAccepted, OrderAmended
 from harbour.venue.instruments import Instrument
 from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity, requirement_of
 from harbour.venue.matching import cancel_resting, fillable_qty, match, reducible_qty, release_open, retire
+from harbour.venue.price_moves import after_trades
 from harbour.venue.rejects import rejected
 from harbour.venue.state import RISK_CURRENCY, VenueState
 
@@ -229,15 +230,18 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
     # --- match, then rest or expire -----------------------------------------------------
     # a fill-or-kill taker always expires self-trading makers (decision D9), so it fills all or nothing
     stp = _EXPIRE_MAKER if tif is _FOK else cmd.stp
+    trades_before = st.next_trade_id
     stopped = match(st, inst, book, order, acct, pos, stp, seq, ts, out) if crosses else ""
     if order.qty:
         if not stopped and (tif is _GTC or tif is _POST_ONLY):
             book.rest(order)
             acct.open_orders[seq] = sym
             st.order_instrument[seq] = sym
-            return
-        reason = stopped or ("MARKET_COLLAR" if cmd.order_type is _MARKET else "IOC_REMAINDER")
-        retire(st, sym, order, reason, seq, ts, out)
+        else:
+            reason = stopped or ("MARKET_COLLAR" if cmd.order_type is _MARKET else "IOC_REMAINDER")
+            retire(st, sym, order, reason, seq, ts, out)
+    if st.next_trade_id != trades_before:
+        after_trades(st, sym, seq, ts, out)
 
 
 def _find_order(st: VenueState, acct: Account, sym: str, order_id: int, client_order_id: str) -> Order | None:
