@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harbour.broker import BrokerEngineFactory
-from harbour.broker.commands import BuyVirtualAsset, CustodyHolding, ReconcileCustody, ResolveCustodyBreak
+from harbour.broker.commands import BuyVirtualAsset, CustodyHolding, ReconcileCustody, ResolveCustodyBreak, ReviewMargins
 from harbour.broker.custody_statement import parse_custody_statement
 from harbour.broker.events import CustodyBreakFound, CustodyBreakResolved, CustodyReconciled, LoanAdvanced
 from harbour.broker.invariants import check_custody_break_register
@@ -199,3 +199,50 @@ def test_the_break_register_invariant_finds_two_open_breaks_for_one_holding() ->
     b.state.custody_breaks = [brk, other]
 
     assert [f.check for f in check_custody_break_register(b.state)] == ["custody_break_register"]
+
+
+# --- N2: a missing daily statement blocks new financing like a break (D27 closed) -------------------------------
+
+DAY = 24 * 3_600 * 10**9
+
+
+def test_a_missing_daily_custody_statement_blocks_new_financing_and_changes_nothing(tmp_path: Path) -> None:
+    b = _book_with_two_clients()  # 2026-02-11 08:00 HKT
+    _reconcile(b, _statement_file(tmp_path, "client,asset,qty\n1,BTC,14\n2,ETH,1.5\n"), date="2026-02-10")
+    b.do(ReviewMargins(), ts=b.ts + 2 * DAY)  # 2026-02-13 HKT: the statements of the 11th and 12th never came
+    loan_before = b.state.loan(1)
+
+    rejected = b.reject(BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K), C.CUSTODY_STATEMENT_MISSING)
+
+    assert rejected.detail == {"client": 1, "last_statement": "2026-02-10", "max_age_days": 2, "today": "2026-02-13"}
+    assert b.state.loan(1) == loan_before
+
+
+def test_yesterdays_statement_still_in_transit_does_not_block_financing(tmp_path: Path) -> None:
+    b = _book_with_two_clients()
+    _reconcile(b, _statement_file(tmp_path, "client,asset,qty\n1,BTC,14\n2,ETH,1.5\n"), date="2026-02-10")
+    b.do(ReviewMargins(), ts=b.ts + DAY)  # 2026-02-12 08:00 HKT: the statement of the 11th may still arrive today
+
+    out = b.buy(1, "BTC", coins(1), BTC_100K)
+
+    assert len(b.events_of(LoanAdvanced, out)) == 1
+
+
+def test_the_next_clean_statement_lifts_the_missing_statement_block(tmp_path: Path) -> None:
+    b = _book_with_two_clients()
+    _reconcile(b, _statement_file(tmp_path, "client,asset,qty\n1,BTC,14\n2,ETH,1.5\n"), date="2026-02-08")
+    b.reject(BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K), C.CUSTODY_STATEMENT_MISSING)
+
+    _reconcile(b, _statement_file(tmp_path, "client,asset,qty\n1,BTC,14\n2,ETH,1.5\n"), date="2026-02-10")
+
+    assert len(b.events_of(LoanAdvanced, b.buy(1, "BTC", coins(1), BTC_100K))) == 1
+
+
+def test_a_missing_statement_does_not_block_withdrawals_or_cash_purchases(tmp_path: Path) -> None:
+    b = _book_with_two_clients()
+    _reconcile(b, _statement_file(tmp_path, "client,asset,qty\n1,BTC,14\n2,ETH,1.5\n"), date="2026-02-01")
+    b.deposit_cash(2, hkd(200_000))
+
+    out = b.buy(2, "BTC", coins(1), BTC_100K)
+
+    assert b.events_of(LoanAdvanced, out) == []

@@ -6,7 +6,7 @@ command changes nothing.
 
 from __future__ import annotations
 
-from harbour.broker.commands import BuyVirtualAsset, ChangeCreditLimit, RecordLimitException, ReviewMargins
+from harbour.broker.commands import BuyVirtualAsset, ChangeCreditLimit, RecordLimitException, ReviewMargins, WithdrawVirtualAsset
 from harbour.broker.events import (
     CreditLimitChanged,
     CreditReviewDue,
@@ -248,3 +248,44 @@ def test_k1_annual_review_is_flagged_on_the_tick_once_a_year_has_passed() -> Non
     out = b.ok(ReviewMargins(), ts=b.ts + 2 * DAY_NS)
 
     assert [d.trigger for d in b.events_of(CreditReviewDue, out)] == ["ANNUAL"]
+
+
+def test_k1_a_large_cash_deposit_while_borrowing_makes_the_review_due() -> None:
+    b = Broker()
+    b.pure_va_client(1)  # loan 400,000
+    limit = b.state.clients[1].credit_limit
+
+    out = b.deposit_cash(1, limit // 4 + 1)  # just above 25% of the limit
+
+    assert [(d.client, d.trigger) for d in b.events_of(CreditReviewDue, out)] == [(1, "LARGE_DEPOSIT")]
+
+
+def test_k1_a_deposit_of_a_quarter_of_the_limit_or_less_does_not_trigger_a_review() -> None:
+    b = Broker()
+    b.pure_va_client(1)
+
+    out = b.deposit_cash(1, b.state.clients[1].credit_limit // 4)
+
+    assert b.events_of(CreditReviewDue, out) == []
+
+
+def test_k1_collateral_deposits_at_onboarding_without_a_loan_do_not_trigger_a_review() -> None:
+    b = Broker()
+    b.mark_va("BTC", BTC_100K)
+    b.onboard(1, credit_limit=hkd(700_000))
+
+    out = b.deposit_va(1, "BTC", coins(10))  # 1,000,000 HKD, but nothing is borrowed yet
+
+    assert b.events_of(CreditReviewDue, out) == []
+
+
+def test_k1_a_large_va_withdrawal_while_borrowing_makes_the_review_due() -> None:
+    b = Broker()
+    b.mark_va("BTC", BTC_100K)
+    b.onboard(1, credit_limit=hkd(1_000_000))
+    b.deposit_va(1, "BTC", coins(20))
+    b.buy(1, "BTC", coins(1), BTC_100K)  # loan 100,000
+
+    out = b.ok(WithdrawVirtualAsset(client=1, asset="BTC", qty=coins(3)))  # 300,000 HKD at the mark > 25% of 1,000,000
+
+    assert [d.trigger for d in b.events_of(CreditReviewDue, out)] == ["LARGE_WITHDRAWAL"]

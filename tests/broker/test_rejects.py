@@ -229,6 +229,12 @@ def _custody_break_open(b: Broker) -> object:
     return BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K)
 
 
+def _custody_statement_missing(b: Broker) -> object:
+    b.pure_va_client(1)  # 14 BTC on the books, reconciled clean on 2026-02-08; now 2026-02-11 HKT
+    b.ok(ReconcileCustody(statement_date="2026-02-08", holdings=(CustodyHolding(client=1, asset="BTC", qty=coins(14)),)))
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K)
+
+
 def _no_open_custody_break(b: Broker) -> object:
     b.pure_va_client(1)
     return ResolveCustodyBreak(break_id=1, resolution="statement corrected", approver="ops-head")
@@ -269,6 +275,7 @@ ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.INVALID_PRICE_FEEDS: _invalid_price_feeds,
     C.CUSTODY_BREAK_OPEN: _custody_break_open,
     C.NO_OPEN_CUSTODY_BREAK: _no_open_custody_break,
+    C.CUSTODY_STATEMENT_MISSING: _custody_statement_missing,
 }
 
 

@@ -7,10 +7,11 @@ import random
 import numpy as np
 import pytest
 
+from harbour.broker import stress as broker_stress
+from harbour.broker.stress import BookColumns, book_deficit, inputs_for, reverse_stress, run_stress, stress_grid
+from harbour.broker.stress_reference import reference_figures
 from harbour.broker.stress_scenarios import LIBRARY, TIERS, instantaneous, validate_scenario
-from harbour.sim import broker_stress
 from harbour.sim.broker_scenario import BrokerSimConfig, run_broker_simulation
-from harbour.sim.broker_stress import BookColumns, book_deficit, inputs_for, reference_figures, reverse_stress, run_stress, stress_grid
 
 from .helpers import BTC_100K, Broker, coins, hkd
 

@@ -12,6 +12,8 @@ Rules:
   the C1-C4 limits (a breach needs an exceptions-register entry); an advance can make
   the credit review due (K1).
 * M3: no collateral or cash withdrawal while a call is outstanding.
+* K1: one deposit or withdrawal (cash, or collateral at its mark) worth more than the
+  configured share of the credit limit (house default 25%) makes the review due.
 * N1 (a): a withdrawal must leave R <= the withdrawal ceiling (85%); VA lots are taken
   oldest first, and custody checks the same limit itself before any lot is debited.
 * N1: every other use of a VA lot (pledge, lend, stake, house transfer, another
@@ -39,10 +41,10 @@ from harbour.broker.events import CashDeposited, CollateralWithdrawn, LoanAdvanc
 from harbour.broker.limits import Breach, applied_events, check_limits
 from harbour.broker.margin import check_new_financing, review_client
 from harbour.broker.rejects import rejected
-from harbour.broker.reviews import on_advance
+from harbour.broker.reviews import TRIGGER_LARGE_DEPOSIT, TRIGGER_LARGE_WITHDRAWAL, on_advance, on_transfer
 from harbour.broker.state import EXTERNAL, HKD, BrokerState, LimitException, cash_account, loan_account, securities_account, security_asset
 from harbour.broker.transfers import debit_lot, open_lot, post_main
-from harbour.broker.valuation import client_figures, price_snapshot, ratio_above, ratio_bps
+from harbour.broker.valuation import client_figures, price_snapshot, ratio_above, ratio_bps, va_value
 from harbour.kernel.errors import InvariantBroken, RejectCode
 from harbour.kernel.money import div_round_up
 
@@ -74,46 +76,49 @@ def _client(st: BrokerState, cid: int) -> tuple[Client | None, Problem | None]:
 
 
 def deposit_cash(st: BrokerState, seq: int, ts: int, cmd: DepositCash, out: list[object]) -> None:
-    _, problem = _client(st, cmd.client)
+    client, problem = _client(st, cmd.client)
     problem = problem or _positive("amount", cmd.amount, MAX_CASH)
     if problem is None and st.cash(cmd.client) + cmd.amount > MAX_CASH:
         problem = C.AMOUNT_TOO_LARGE, {"field": "cash held", "value": st.cash(cmd.client) + cmd.amount, "ceiling": MAX_CASH}
-    if problem:
-        _reject(out, seq, ts, "deposit_cash", problem)
+    if problem or client is None:
+        _reject(out, seq, ts, "deposit_cash", problem or (C.UNKNOWN_CLIENT, {"client": cmd.client}))
         return
     repaid = min(cmd.amount, st.loan(cmd.client))
     credited = cmd.amount - repaid
     post_main(st, seq, ts, "CASH_DEPOSIT", [(EXTERNAL, HKD, -cmd.amount), (loan_account(cmd.client), HKD, repaid), (cash_account(cmd.client), HKD, credited)], "", out)
     out.append(CashDeposited(seq=seq, ts_ns=ts, client=cmd.client, amount=cmd.amount, loan_repaid=repaid, cash_credited=credited))
+    on_transfer(st, client, cmd.amount, TRIGGER_LARGE_DEPOSIT, seq, ts, out, borrowing=repaid > 0)
     review_client(st, cmd.client, seq, ts, CAUSE_SECURITIES, out)
 
 
 def deposit_securities(st: BrokerState, seq: int, ts: int, cmd: DepositSecurities, out: list[object]) -> None:
-    _, problem = _client(st, cmd.client)
+    client, problem = _client(st, cmd.client)
     if problem is None and cmd.security not in st.securities:
         problem = C.UNKNOWN_SECURITY, {"security": cmd.security}
     problem = problem or _positive("quantity", cmd.qty, MAX_SHARES_HELD - st.shares(cmd.client, cmd.security))
-    if problem:
-        _reject(out, seq, ts, "deposit_securities", problem)
+    if problem or client is None:
+        _reject(out, seq, ts, "deposit_securities", problem or (C.UNKNOWN_CLIENT, {"client": cmd.client}))
         return
     asset = security_asset(cmd.security)
     post_main(st, seq, ts, "SECURITIES_DEPOSIT", [(EXTERNAL, asset, -cmd.qty), (securities_account(cmd.client), asset, cmd.qty)], cmd.security, out)
+    on_transfer(st, client, cmd.qty * st.securities[cmd.security].price, TRIGGER_LARGE_DEPOSIT, seq, ts, out)
     review_client(st, cmd.client, seq, ts, CAUSE_SECURITIES, out)
 
 
 def deposit_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: DepositVirtualAsset, out: list[object]) -> None:
-    _, problem = _client(st, cmd.client)
+    client, problem = _client(st, cmd.client)
     if problem is None and not _is_asset_code(cmd.asset):
         problem = C.INVALID_PARAMETER, {"problem": f"bad asset code {cmd.asset!r}"}
     if problem is None:
         problem = _positive("quantity", cmd.qty, MAX_VA_UNITS_HELD - st.custody[cmd.client].holding(cmd.asset))
     if problem is None and not 0 <= cmd.cost_price <= MAX_VA_PRICE:
         problem = C.INVALID_PARAMETER, {"problem": f"cost price must be in [0, {MAX_VA_PRICE}]"}
-    if problem:
-        _reject(out, seq, ts, "deposit_virtual_asset", problem)
+    if problem or client is None:
+        _reject(out, seq, ts, "deposit_virtual_asset", problem or (C.UNKNOWN_CLIENT, {"client": cmd.client}))
         return
     lot = open_lot(st, seq, ts, cmd.client, cmd.asset, cmd.qty, cmd.cost_price, DEPOSIT, out)
     out.append(LotOpened(seq=seq, ts_ns=ts, client=cmd.client, lot=lot, asset=cmd.asset, qty=cmd.qty, cost_price=cmd.cost_price, source=DEPOSIT))
+    on_transfer(st, client, _va_worth(st, cmd.asset, cmd.qty), TRIGGER_LARGE_DEPOSIT, seq, ts, out)
     review_client(st, cmd.client, seq, ts, CAUSE_SECURITIES, out)
 
 
@@ -135,7 +140,7 @@ def buy_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: BuyVirtualAsset, 
     after = client_figures(st, cmd.client, {cmd.asset: cmd.qty}, loan_delta=financed, cash_delta=-cash_used)
     used: list[tuple[Breach, LimitException]] = []
     if financed:
-        problem = check_new_financing(st, client, after)
+        problem = check_new_financing(st, client, after, ts)
         if problem is None:
             problem, used = check_limits(st, client, {cmd.asset: cmd.qty}, financed, ts)
         if problem:
@@ -173,6 +178,8 @@ def withdraw_cash(st: BrokerState, seq: int, ts: int, cmd: WithdrawCash, out: li
         _reject(out, seq, ts, "withdraw_cash", problem)
         return
     post_main(st, seq, ts, "CASH_WITHDRAWAL", [(cash_account(cmd.client), HKD, -cmd.amount), (EXTERNAL, HKD, cmd.amount)], "", out)
+    if client is not None:
+        on_transfer(st, client, cmd.amount, TRIGGER_LARGE_WITHDRAWAL, seq, ts, out)
     review_client(st, cmd.client, seq, ts, CAUSE_SECURITIES, out)
 
 
@@ -188,6 +195,7 @@ def withdraw_securities(st: BrokerState, seq: int, ts: int, cmd: WithdrawSecurit
     post_main(st, seq, ts, "SECURITIES_WITHDRAWAL", [(securities_account(cmd.client), asset, -cmd.qty), (EXTERNAL, asset, cmd.qty)], cmd.security, out)
     client.last_collateral_withdrawal_seq = seq
     _withdrawn(st, seq, ts, cmd.client, cmd.security, 0, cmd.qty, out)
+    on_transfer(st, client, cmd.qty * st.securities[cmd.security].price if cmd.security in st.securities else 0, TRIGGER_LARGE_WITHDRAWAL, seq, ts, out)
 
 
 def withdraw_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: WithdrawVirtualAsset, out: list[object]) -> None:
@@ -216,6 +224,7 @@ def withdraw_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: WithdrawVirt
         debit_lot(st, seq, ts, cmd.client, lot_id, take, authority, out)
         _withdrawn(st, seq, ts, cmd.client, cmd.asset, lot_id, take, out)
     client.last_collateral_withdrawal_seq = seq
+    on_transfer(st, client, _va_worth(st, cmd.asset, cmd.qty), TRIGGER_LARGE_WITHDRAWAL, seq, ts, out)
 
 
 def encumber_virtual_asset(st: BrokerState, seq: int, ts: int, cmd: EncumberVirtualAsset, out: list[object]) -> None:
@@ -253,6 +262,12 @@ def _withdrawn(st: BrokerState, seq: int, ts: int, cid: int, instrument: str, lo
     out.append(
         CollateralWithdrawn(seq=seq, ts_ns=ts, client=cid, instrument=instrument, lot=lot, qty=qty, figures=client_figures(st, cid), prices=price_snapshot(st, cid))
     )
+
+
+def _va_worth(st: BrokerState, asset: str, qty: int) -> int:
+    """``qty`` of ``asset`` at its mark (0 if never marked): the K1 large-transfer measure."""
+    mark = st.va_marks.get(asset)
+    return va_value(qty, mark.price) if mark is not None else 0
 
 
 def _is_asset_code(code: str) -> bool:

@@ -79,6 +79,9 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     credit_review_period_ns: int = 365 * DAY_NS
     review_va_loan_share_bps: int = 5_000  # trigger: VA loan > 50% of the credit limit
     review_call_window_ns: int = 30 * DAY_NS  # trigger: two calls within 30 days
+    review_large_transfer_bps: int = 2_500  # trigger: while borrowing, one deposit or withdrawal worth more than 25% of the limit
+    # N2 (house default): once reconciling, new financing needs a custody statement dated at most 2 days before today (HKT)
+    custody_statement_max_age_days: int = 2
     # V2 (house defaults): the primary VATP bid is cross-checked against the median of the references
     va_feed_stale_ns: int = 30 * 10**9  # a feed older than 30 s at the mark is stale
     va_feed_max_deviation_bps: int = 300  # primary vs reference median above 3% = divergent

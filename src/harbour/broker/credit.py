@@ -16,8 +16,9 @@ Rules:
   days), or the VA loan rising above ``review_va_loan_share_bps`` of the limit after an
   advance (see ``reviews``). A trigger emits ``CreditReviewDue`` once; a review reason
   restarts the clock. The annual review is flagged on the ``ReviewMargins`` tick once it
-  is due. The third trigger of the rules table (large deposits or withdrawals) is not
-  implemented yet.
+  is due. The third trigger of the rules table: while the client borrows, one deposit
+  or withdrawal worth more than ``review_large_transfer_bps`` of the limit (house
+  default 25%; cash at face, collateral at its mark).
 * A lowered limit can put the client in call at once (M3), like any other change.
 """
 

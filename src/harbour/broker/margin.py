@@ -4,7 +4,8 @@ Owns the decisions taken on a client's figures; ``sellout`` owns the sale itself
 
 * M1 ``check_new_financing``: new financing only if post-trade R <= call ratio (100%),
   L <= credit limit, the client holds a facility and a passed suitability record, and
-  no call is outstanding and no custody break is open (N2/N4, ``reconciliation``);
+  no call is outstanding, no custody break is open and no daily statement is missing
+  (N2, ``reconciliation``);
   then the C1-C4 limits (``limits.check_limits``).
 * K1: a second call within the review window makes the credit review due (``reviews``).
 * M2: R > warning ratio (85%) -> warning (issued once on entry, cleared on exit).
@@ -36,6 +37,7 @@ from harbour.broker.events import (
     MarginWarningCleared,
     MarginWarningIssued,
 )
+from harbour.broker.reconciliation import statement_overdue
 from harbour.broker.reviews import on_margin_call
 from harbour.broker.sellout import book_bad_debt_if_nothing_left, has_saleable_collateral_left, sale_order, sell_down_to_target
 from harbour.broker.state import BrokerState
@@ -68,8 +70,8 @@ def forced_sale_trigger(fig: MarginFigures, client: Client, config: BrokerConfig
     return ""
 
 
-def check_new_financing(st: BrokerState, client: Client, after: MarginFigures) -> Problem | None:
-    """M1 (with E1 and M3): may ``client`` be advanced the loan that leads to ``after``?"""
+def check_new_financing(st: BrokerState, client: Client, after: MarginFigures, ts: int) -> Problem | None:
+    """M1 (with E1, M3 and N2): may ``client`` be advanced the loan that leads to ``after`` at ``ts``?"""
     cid = client.client_id
     if not client.facility_open:
         return RejectCode.NO_VA_FACILITY, {"client": cid}
@@ -82,6 +84,9 @@ def check_new_financing(st: BrokerState, client: Client, after: MarginFigures) -
     open_breaks = st.open_custody_breaks()
     if open_breaks:
         return RejectCode.CUSTODY_BREAK_OPEN, {"client": cid, "open_breaks": len(open_breaks), "break_id": open_breaks[0].break_id}
+    missing = statement_overdue(st, ts)
+    if missing is not None:
+        return RejectCode.CUSTODY_STATEMENT_MISSING, {"client": cid, **missing}
     if ratio_above(after.loan, after.margin_value, st.config.call_ratio_bps):
         shown = ratio_bps(after.loan, after.margin_value)
         return RejectCode.RATIO_WOULD_EXCEED_LIMIT, {"ratio_bps": "unbounded" if shown is None else shown, "limit_bps": st.config.call_ratio_bps}

@@ -13,7 +13,13 @@ client or asset missing on either side counts as zero):
 
 ``ResolveCustodyBreak`` closes one open break with a resolution and a named approver.
 While any break is open, ``margin.check_new_financing`` refuses every new advance
-(CUSTODY_BREAK_OPEN). The statement itself is parsed at the edge
+(CUSTODY_BREAK_OPEN). A missing statement counts like a break (D27 closed, see
+docs/drafts/broker.md): once the broker reconciles (from its first statement, the
+go-live reconciliation), an advance at time t needs a statement dated no earlier than
+t's HKT date minus ``custody_statement_max_age_days`` (house default 2: yesterday's
+end-of-day statement may still be in transit this morning; a whole missed day blocks),
+else CUSTODY_STATEMENT_MISSING. Both block book-wide: the statement is the omnibus
+account's, so a break or a gap leaves every client's VA unconfirmed. The statement itself is parsed at the edge
 (``custody_statement.parse_custody_statement``), never by the engine.
 """
 
@@ -23,7 +29,8 @@ import datetime
 from typing import Final
 
 from harbour.broker.commands import ReconcileCustody, ResolveCustodyBreak
-from harbour.broker.config import MAX_VA_UNITS_HELD
+from harbour.broker.config import DAY_NS, MAX_VA_UNITS_HELD
+from harbour.broker.deadlines import HKT_OFFSET_NS
 from harbour.broker.events import CustodyBreakFound, CustodyBreakResolved, CustodyReconciled
 from harbour.broker.rejects import rejected
 from harbour.broker.state import BrokerState, CustodyBreak
@@ -52,6 +59,18 @@ def _statement_problem(cmd: ReconcileCustody) -> tuple[RejectCode, dict[str, str
             return C.INVALID_PARAMETER, {"problem": f"client {row.client} {row.asset} appears twice on the statement"}
         seen.add((row.client, row.asset))
     return None
+
+
+def statement_overdue(st: BrokerState, ts: int) -> dict[str, str | int] | None:
+    """The detail of a missing custody statement at ``ts`` (once reconciling), or None."""
+    if not st.last_reconciled_date:
+        return None
+    today = datetime.date(1970, 1, 1) + datetime.timedelta(days=(ts + HKT_OFFSET_NS) // DAY_NS)
+    last = datetime.date.fromisoformat(st.last_reconciled_date)
+    max_age = st.config.custody_statement_max_age_days
+    if (today - last).days <= max_age:
+        return None
+    return {"last_statement": st.last_reconciled_date, "max_age_days": max_age, "today": today.isoformat()}
 
 
 def book_holdings(st: BrokerState) -> dict[tuple[int, str], int]:

@@ -51,6 +51,7 @@ BROKER_CODES: tuple[RejectCode, ...] = (
     RejectCode.INVALID_PRICE_FEEDS,
     RejectCode.CUSTODY_BREAK_OPEN,
     RejectCode.NO_OPEN_CUSTODY_BREAK,
+    RejectCode.CUSTODY_STATEMENT_MISSING,
 )
 
 C = RejectCode
@@ -90,6 +91,8 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.INVALID_PRICE_FEEDS: "{asset} price feeds cannot be cross-checked: {problem} (V2)",
     C.CUSTODY_BREAK_OPEN: "client {client}: no new financing while {open_breaks} custody break(s) are open, first break {break_id} (N2/N4)",
     C.NO_OPEN_CUSTODY_BREAK: "there is no open custody break {break_id}",
+    C.CUSTODY_STATEMENT_MISSING: "client {client}: no new financing: the last custody statement is for {last_statement}, "
+    "older than {max_age_days} day(s) before {today} HKT (N2)",
 }
 
 

@@ -17,6 +17,8 @@ from harbour.kernel.money import BPS
 TRIGGER_ANNUAL: Final = "ANNUAL"
 TRIGGER_CALLS: Final = "MARGIN_CALLS_IN_WINDOW"
 TRIGGER_VA_LOAN: Final = "VA_LOAN_ABOVE_SHARE_OF_LIMIT"
+TRIGGER_LARGE_DEPOSIT: Final = "LARGE_DEPOSIT"
+TRIGGER_LARGE_WITHDRAWAL: Final = "LARGE_WITHDRAWAL"
 
 
 def review_falls_due(client: Client, trigger: str, seq: int, ts: int, out: list[object]) -> None:
@@ -39,6 +41,18 @@ def on_advance(st: BrokerState, client: Client, seq: int, ts: int, out: list[obj
     """K1 trigger: the VA loan is above the configured share of the credit limit."""
     if st.loan(client.client_id) * BPS > st.config.review_va_loan_share_bps * client.credit_limit:
         review_falls_due(client, TRIGGER_VA_LOAN, seq, ts, out)
+
+
+def on_transfer(st: BrokerState, client: Client, value: int, trigger: str, seq: int, ts: int, out: list[object], *, borrowing: bool | None = None) -> None:
+    """K1 trigger: while the client borrows, one deposit or withdrawal worth more than the configured share of the limit.
+
+    ``value`` is cash at face or collateral at its mark; ``borrowing`` defaults to "a loan is outstanding now".
+    Without a loan the limit is not in use and the annual review covers it (onboarding deposits do not trigger).
+    """
+    if borrowing is None:
+        borrowing = st.loan(client.client_id) > 0
+    if borrowing and client.credit_limit > 0 and value * BPS > st.config.review_large_transfer_bps * client.credit_limit:
+        review_falls_due(client, trigger, seq, ts, out)
 
 
 def flag_annual_reviews(st: BrokerState, seq: int, ts: int, out: list[object]) -> None:

@@ -35,7 +35,9 @@ def validate_config(config: BrokerConfig) -> Problem | None:
         return RejectCode.INVALID_MARGIN_LEVELS, {"problem": problem}
     if config.va_call_deadline_ns <= 0 or not 0 <= config.call_cutoff_minutes_hkt < 24 * 60:
         return RejectCode.INVALID_PARAMETER, {"problem": "call deadlines must be positive and the cut-off within a day"}
-    for name in ("va_share_max_bps", "single_client_max_bps", "related_group_max_bps", "va_book_share_max_bps", "review_va_loan_share_bps"):
+    if config.custody_statement_max_age_days <= 0:
+        return RejectCode.INVALID_PARAMETER, {"problem": "the custody statement age limit must be positive"}
+    for name in ("va_share_max_bps", "single_client_max_bps", "related_group_max_bps", "va_book_share_max_bps", "review_va_loan_share_bps", "review_large_transfer_bps"):
         value = getattr(config, name)
         if not 0 < value <= BPS:
             return RejectCode.INVALID_PARAMETER, {"problem": f"{name} must be in (0, 10000], got {value}"}

@@ -481,7 +481,8 @@ def stress_pack(run: ReportRun) -> Report:
         f"Inputs: seed {inp.seed}, excess liquid capital HKD {hkd(inp.excess_liquid_capital)}, slippage {pct(inp.slippage_bps)}%, "
         f"sale cost {pct(inp.sale_cost_bps)}%, target ratio {pct(inp.target_ratio_bps)}%, call ratio {pct(inp.call_ratio_bps)}%, "
         f"forced-sale ratio {pct(inp.forced_sale_ratio_bps)}%, equity floor {pct(inp.equity_floor_bps)}%.",
-        "Deficits are what-if aggregates rounded to HKD micro-units; calls and forced-sale counts are exact.",
+        "Every figure is an exact integer (HKD micro-units) computed by the broker's own stress rules (harbour.broker.stress); "
+        "the securities basket and BTC/ETH are sold by class at their margin ratio, lowest first.",
     ]
     outro = [reverse_line, ""]
     outro.append("Largest blocked deficits per scenario (client: HKD):")
@@ -615,8 +616,9 @@ def encumbrance_attestation(run: ReportRun) -> Report:
         "Derived from the lot records in each client's own custody sub-ledger: a lot is clean when every movement is a DEPOSIT or "
         "PURCHASE credit or a WITHDRAWAL or FORCED_SALE debit for the owner itself, it is not rehypothecable, and its movements sum to "
         "its quantity and to its sub-ledger balance. Every lot is listed, open or closed, with its full movement history.",
-        f"Lots: {lots}; clean: {clean_lots}. Daily reconciliation to an external custodian statement is not part of this simulation "
-        "(no statement file is loaded).",
+        f"Lots: {lots}; clean: {clean_lots}. Custody reconciliation (N2): last statement {run.state.last_reconciled_date or 'none'}, "
+        f"{len(run.state.custody_breaks)} break(s) found, {len(run.state.open_custody_breaks())} open; in this simulation the custodian's "
+        "statement is generated from the books at go-live and every day at 09:00 HKT (no statement file is loaded).",
     ]
     return Report("7_encumbrance_attestation", "7. Collateral encumbrance attestation", ATTEST_HEADER, rows, intro=intro)
 

@@ -1,8 +1,12 @@
 """A seeded book of margin clients driven through the real broker engine and a VA crash.
 
-Owns ``BrokerSimConfig`` and ``run_broker_simulation``: onboard a seeded mix of clients
-(VA-only collateral, securities-only collateral, mixed), let each finance a BTC/ETH
-purchase within M1, then mark a seeded crash path every 15 simulated minutes (BTC with
+Owns ``BrokerSimConfig`` and ``run_broker_simulation``: record the broker's book figures
+(capital, shareholders' funds, the securities margin loan book) so the C1-C4 limits are in
+force, onboard a seeded mix of clients (VA-only collateral, securities-only collateral,
+mixed), let each finance a BTC/ETH purchase within M1 and the limits (a VA-only client
+breaches C1 by construction: the credit committee's pilot waiver goes in the exceptions
+register), reconcile custody at go-live and every day at 09:00 HKT (the simulated
+custodian's statement agrees with the books), then then mark a seeded crash path every 15 simulated minutes (BTC with
 a gap, ETH at 1.3x BTC's log move, HSI-type stocks drifting down in HKEX sessions),
 with ``ReviewMargins`` on every tick so call deadlines fall due. Every input is a broker
 command applied by ``BrokerEngine.apply``; the engine decides every warning, call, sale
@@ -13,6 +17,7 @@ Floats are used only to draw the next price; what enters a command is an integer
 
 from __future__ import annotations
 
+import datetime
 import math
 import random
 from dataclasses import dataclass, field
@@ -20,6 +25,7 @@ from typing import Any, Final
 
 from harbour.broker import VA_UNITS_PER_COIN, BrokerEngine, check_all
 from harbour.broker import commands as c
+from harbour.broker.deadlines import HKT_OFFSET_NS
 from harbour.broker.events import (
     BadDebtBooked,
     CollateralSold,
@@ -30,8 +36,10 @@ from harbour.broker.events import (
     Rejected,
 )
 from harbour.broker.state import BrokerState
+from harbour.broker.stress import ReverseStressResult, StressReport
+from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import MICRO
-from harbour.sim.broker_stress import BookColumns, ReverseStressResult, StressReport, inputs_for, reverse_stress, run_stress
+from harbour.sim.broker_stress import stress_book
 
 T0: Final = 1_770_768_000_000_000_000  # 2026-02-11T00:00:00Z, a Wednesday (08:00 HKT)
 TICK_NS: Final = 15 * 60 * 10**9
@@ -57,6 +65,11 @@ class BrokerSimConfig:
     gap_bps: int = 2_000  # one-tick gap inside the crash
     excess_liquid_capital: int = 3_000_000 * MICRO
     slippage_bps: int = 200
+    # The broker's book (RecordBookFigures, C2/C4): a mid-size HK SMF broker with a securities margin book
+    # about ten times the simulated VA book, so VA financing stays near 9% of all margin loans (C4 <= 15%).
+    shareholders_funds: int = 400_000_000 * MICRO
+    capital: int = 250_000_000 * MICRO
+    securities_margin_loans: int = 800_000_000 * MICRO
 
 
 @dataclass(slots=True)
@@ -137,6 +150,12 @@ def _onboard(d: _Driver, rng: random.Random, cid: int) -> str:
         if qty <= 0:
             break
         out = d.do(c.BuyVirtualAsset(client=cid, asset=asset, qty=qty, price=price))
+        if kind == VA_ONLY and any(isinstance(e, Rejected) and e.code == RejectCode.VA_SHARE_LIMIT_EXCEEDED for e in out):
+            d.do(c.RecordLimitException(
+                limit_id="C1", client=cid, justification="VA-only pilot client: BTC/ETH collateral at the 60% floor, credit limit unchanged",
+                approver="credit-committee", expiry_ns=d.ts + 30 * DAY_NS,
+            ))  # fmt: skip
+            out = d.do(c.BuyVirtualAsset(client=cid, asset=asset, qty=qty, price=price))
         if not any(isinstance(e, Rejected) for e in out):
             break
         budget *= 0.8
@@ -159,6 +178,17 @@ def _btc_level(hour: float, cfg: BrokerSimConfig, noise: float) -> float:
     return max(0.01, base * math.exp(noise))
 
 
+def _reconcile(d: _Driver, ts: int, *, days_back: int = 0) -> None:
+    """N2: the simulated custodian's statement (it agrees with the books) for the HKT day ``days_back`` before ``ts``."""
+    st = d.engine.state
+    day = (ts + HKT_OFFSET_NS) // DAY_NS - days_back
+    holdings = tuple(
+        c.CustodyHolding(client=cid, asset=asset, qty=qty) for cid in sorted(st.custody) for asset in ("BTC", "ETH") if (qty := st.custody[cid].holding(asset))
+    )
+    statement_date = (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
+    d.do(c.ReconcileCustody(statement_date=statement_date, holdings=holdings), ts)
+
+
 def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
     rng = random.Random(cfg.seed)
     d = _Driver()
@@ -169,18 +199,17 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
         d.do(c.SetSecurityMarginRatio(security=code, margin_ratio_bps=mr))
         d.do(c.MarkSecurity(security=code, price=price * MICRO))
         sec_prices[code] = price * MICRO
+    d.do(c.RecordBookFigures(shareholders_funds=cfg.shareholders_funds, capital=cfg.capital, securities_margin_loans=cfg.securities_margin_loans))
     kinds: dict[str, int] = {VA_ONLY: 0, SECURITIES_ONLY: 0, MIXED: 0}
     for cid in range(1, cfg.clients + 1):
         kinds[_onboard(d, rng, cid)] += 1
     st = d.engine.state
+    _reconcile(d, d.ts)  # go-live reconciliation: from here a missing daily statement blocks new financing
     result = BrokerSimResult(seed=cfg.seed, kinds=kinds, commands=0, rejects=0)
     result.total_loans_before = sum(st.loan(cid) for cid in st.clients)
 
     result.book_before_crash = BrokerState.decode(st.encode())
-    cols = BookColumns.from_state(st)
-    inputs = inputs_for(st.config, cfg.excess_liquid_capital, slippage_bps=cfg.slippage_bps, seed=cfg.seed)
-    result.stress, _ = run_stress(cols, inputs)
-    result.reverse = reverse_stress(cols, inputs)
+    result.stress, result.reverse = stress_book(st, cfg.excess_liquid_capital, slippage_bps=cfg.slippage_bps, seed=cfg.seed)
 
     setup_events = len(d.events)
     hkex = True
@@ -206,6 +235,8 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
                 step = math.exp(rng.gauss(-0.0015 if level < 0.9 else 0.0, 0.003))
                 sec_prices[code] = max(1_000, int(sec_prices[code] * step))
                 d.do(c.MarkSecurity(security=code, price=sec_prices[code]), ts + 3)
+        if (ts + HKT_OFFSET_NS) % DAY_NS == 9 * HOUR_NS:  # 09:00 HKT: yesterday's custody statement
+            _reconcile(d, ts + 3, days_back=1)
         d.do(c.ReviewMargins(), ts + 4)
     for e in d.events[setup_events:]:
         if isinstance(e, MarginWarningIssued):
