@@ -9,7 +9,8 @@ Owns the sources of index inputs outside the engine (issue 3, "Price feeds"):
   forwarding its last observation, which the index refuses as STALE once it is older
   than the staleness limit) and one venue deviates by a configured offset (to exercise
   the outlier clamp/exclude rule).
-- ``CsvIndexFeed``: replays recorded inputs from a ``ts_ns,venue,kind,price`` CSV file,
+- ``CsvIndexFeed`` / ``ParquetIndexFeed``: replay recorded inputs from a ``ts_ns,venue,kind,price``
+  CSV or Parquet file (same columns),
   grouped into one ``PublishIndex`` per publish time on a fixed grid; parsing is strict.
 - ``default_methodology``: the house index methodology as a ``SetIndexMethodology``.
 
@@ -340,6 +341,101 @@ class CsvIndexFeed:
         for item in self.inputs:
             groups.setdefault(self.publish_time(item.ts_ns), []).append(item)
         return [(ts, PublishIndex(instrument=self.instrument, inputs=tuple(groups[ts]))) for ts in sorted(groups)]
+
+    def __iter__(self) -> Iterator[tuple[int, PublishIndex]]:
+        return iter(self.commands())
+
+
+# --- the Parquet replay feed ------------------------------------------------------------
+#
+# Same record layout as the CSV file: columns ts_ns (integer), venue (string), kind (string)
+# and price, in that order. The price is a plain decimal string (what ``write_inputs_parquet``
+# writes, the same text as the CSV) or a Parquet DECIMAL column; both are parsed with
+# ``parse_units`` under the CSV's rules. A floating-point price column is refused: a
+# binary float is not the decimal the venue printed. pyarrow is imported on first use
+# (optional dependency group "replay"), so the rest of the simulator does not need it.
+
+
+def read_inputs_parquet(path: Path | str, price_decimals: int) -> tuple[PriceInput, ...]:
+    """Parse a Parquet file with the CSV's columns into inputs, in file order.
+
+    Any bad row raises ValueError naming its row (1 = the first data row).
+    """
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.types as pat  # type: ignore[import-untyped]
+
+    table = pq.read_table(path)
+    names = tuple(table.column_names)
+    if names != CSV_COLUMNS:
+        raise ValueError(f"columns must be {','.join(CSV_COLUMNS)}, got {','.join(names)}")
+    types = {name: table.schema.field(name).type for name in names}
+    if not pat.is_integer(types["ts_ns"]):
+        raise ValueError(f"column ts_ns must be an integer column, got {types['ts_ns']}")
+    for name in ("venue", "kind"):
+        if not (pat.is_string(types[name]) or pat.is_large_string(types[name])):
+            raise ValueError(f"column {name} must be a string column, got {types[name]}")
+    price_type = types["price"]
+    if not (pat.is_string(price_type) or pat.is_large_string(price_type) or pat.is_decimal(price_type)):
+        raise ValueError(f"column price must be decimal strings or a DECIMAL column, not {price_type}")
+    columns = [table.column(name).to_pylist() for name in CSV_COLUMNS]
+    inputs: list[PriceInput] = []
+    for i, (ts_ns, venue, kind_text, price) in enumerate(zip(*columns, strict=True), start=1):
+        where = f"row {i}"
+        if ts_ns is None or venue is None or kind_text is None or price is None:
+            raise ValueError(f"{where}: no field may be null")
+        if ts_ns < 0:
+            raise ValueError(f"{where}: ts_ns must be a non-negative integer, got {ts_ns}")
+        price_text = price if isinstance(price, str) else format(price, "f")  # a Decimal prints its exact digits
+        try:
+            inputs.append(_parse_row([str(ts_ns), venue, kind_text, price_text], i, price_decimals))
+        except ValueError as error:
+            raise ValueError(str(error).replace(f"line {i}", where, 1)) from None
+    return tuple(inputs)
+
+
+def write_inputs_parquet(path: Path | str, inputs: Iterable[PriceInput], price_decimals: int) -> None:
+    """Record inputs as a Parquet file that ``read_inputs_parquet`` reads back exactly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = list(inputs)
+    table = pa.table(
+        {
+            "ts_ns": pa.array([item.ts_ns for item in rows], type=pa.int64()),
+            "venue": pa.array([item.venue for item in rows], type=pa.string()),
+            "kind": pa.array([item.kind.value for item in rows], type=pa.string()),
+            "price": pa.array([format_units(item.price, price_decimals) for item in rows], type=pa.string()),
+        }
+    )
+    pq.write_table(table, path)
+
+
+def group_publishes(inputs: Iterable[PriceInput], instrument: str, interval_ns: int) -> list[tuple[int, PublishIndex]]:
+    """Recorded inputs as (publish time, command) pairs, on the grid ``CsvIndexFeed`` uses."""
+    if interval_ns <= 0:
+        raise ValueError("interval_ns must be positive")
+    groups: dict[int, list[PriceInput]] = {}
+    for item in inputs:
+        groups.setdefault(-(-item.ts_ns // interval_ns) * interval_ns, []).append(item)
+    return [(ts, PublishIndex(instrument=instrument, inputs=tuple(groups[ts]))) for ts in sorted(groups)]
+
+
+class ParquetIndexFeed:
+    """``CsvIndexFeed`` for a Parquet recording: same columns, same grid, same commands."""
+
+    __slots__ = ("instrument", "price_decimals", "interval_ns", "inputs")
+
+    def __init__(self, path: Path | str, *, instrument: str, price_decimals: int, interval_ns: int = NS_PER_SECOND) -> None:
+        if interval_ns <= 0:
+            raise ValueError("interval_ns must be positive")
+        self.instrument = instrument
+        self.price_decimals = price_decimals
+        self.interval_ns = interval_ns
+        self.inputs = read_inputs_parquet(path, price_decimals)
+
+    def commands(self) -> list[tuple[int, PublishIndex]]:
+        """(publish time, command) pairs in time order."""
+        return group_publishes(self.inputs, self.instrument, self.interval_ns)
 
     def __iter__(self) -> Iterator[tuple[int, PublishIndex]]:
         return iter(self.commands())

@@ -7,6 +7,13 @@ the last commit), checkpoints every ``checkpoint_every`` commands, snapshots eve
 ``snapshot_every`` commands, the venue invariants every ``check_every`` commands and
 at the end, and a summary of what happened.
 
+Funding: a ``PremiumSampler`` (the price service's funding clock) samples each book's
+premium every ``premium_sample_interval_ns`` of simulated time and, at every multiple of
+``funding_interval_ns``, submits ``SettleFunding`` stamped at that interval end (the
+sequencer's clock is held there for that one command). The simulator's interval is short
+(1 minute) so a session of a few minutes settles funding several times; the 8-hour
+interest and dampener are scaled to it pro rata. ``funding_interval_ns=None`` turns it off.
+
 Journal directory layout (what ``harbour.journal.recover`` expects):
 ``<dir>/journal.log`` and ``<dir>/snapshots/``. A run overwrites both.
 
@@ -27,16 +34,20 @@ from typing import Final
 
 from harbour.journal import CommandCodec, FileJournal, Sequencer, SnapshotStore
 from harbour.kernel.errors import HarbourError
-from harbour.sim.clock import NS_PER_MS
+from harbour.prices.funding import FundingParameters
+from harbour.sim.clock import NS_PER_MINUTE, NS_PER_MS, NS_PER_SECOND
+from harbour.sim.premium_sampler import PremiumSampler
 from harbour.sim.scenario import Scenario, ScenarioConfig
 from harbour.venue import VenueEngine, check_all
-from harbour.venue.commands import VenueCommand
-from harbour.venue.events import OrderAccepted, Rejected, TradeExecuted
+from harbour.venue.commands import SettleFunding, VenueCommand
+from harbour.venue.events import FundingSettled, OrderAccepted, Rejected, TradeExecuted
 from harbour.venue.state import FEE_INCOME
 
 JOURNAL_FILE_NAME: Final = "journal.log"
 SNAPSHOT_DIRECTORY_NAME: Final = "snapshots"
 _MAX_FINDINGS_KEPT: Final = 20
+_REFERENCE_FUNDING_INTERVAL_NS: Final = 8 * 60 * NS_PER_MINUTE  # the interval the default rates are quoted for
+_IMPACT_NOTIONAL_UNITS: Final = {"USD": 25_000, "HKD": 200_000}  # about USD 25,000 either way
 
 ProgressCallback = Callable[[int, int, int], None]
 """Called as ``progress(elapsed_sim_ns, total_sim_ns, commands_so_far)``."""
@@ -65,6 +76,8 @@ class HarnessConfig:
     checkpoint_every: int = 1_000
     snapshot_every: int | None = 5_000
     check_every: int = 1_000
+    funding_interval_ns: int | None = NS_PER_MINUTE  # None: no premium sampling, no funding
+    premium_sample_interval_ns: int = 5 * NS_PER_SECOND
 
 
 @dataclass(slots=True, kw_only=True)
@@ -82,6 +95,9 @@ class InstrumentStats:
     mm_maker_qty: int = 0
     mm_taker_qty: int = 0
     open_interest: int = 0
+    funding_settlements: int = 0
+    funding_paid: int = 0  # settlement-asset micro-units paid by payers over the session
+    last_funding_rate_e8: int = 0  # parts per 1e8 per interval; positive: longs pay shorts
 
     @property
     def mm_share(self) -> float:
@@ -138,6 +154,9 @@ class SimulationSummary:
                     "mm_taker_qty": s.mm_taker_qty,
                     "mm_share": round(s.mm_share, 4),
                     "open_interest": s.open_interest,
+                    "funding_settlements": s.funding_settlements,
+                    "funding_paid": s.funding_paid,
+                    "last_funding_rate_e8": s.last_funding_rate_e8,
                 }
                 for sym, s in self.instruments.items()
             },
@@ -150,6 +169,31 @@ class SimulationSummary:
             "journal_commits": self.journal_commits,
             "last_seq": self.last_seq,
         }
+
+
+def sim_funding_parameters(interval_ns: int, sample_interval_ns: int, settlement_asset: str) -> FundingParameters:
+    """The house funding terms for a simulated interval: 8-hour interest and dampener pro rata."""
+    reference = FundingParameters()
+    return FundingParameters(
+        interval_ns=interval_ns,
+        interest_rate_e8=reference.interest_rate_e8 * interval_ns // _REFERENCE_FUNDING_INTERVAL_NS,
+        dampener_e8=reference.dampener_e8 * interval_ns // _REFERENCE_FUNDING_INTERVAL_NS,
+        premium_sample_interval_ns=sample_interval_ns,
+        impact_notional=_IMPACT_NOTIONAL_UNITS.get(settlement_asset, 25_000) * 1_000_000,
+    )
+
+
+class _StampClock:
+    """The sequencer's clock: the scenario's, or a held time for a command due at a past grid time."""
+
+    __slots__ = ("clock", "held_ns")
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self.clock = clock
+        self.held_ns: int | None = None
+
+    def __call__(self) -> int:
+        return self.held_ns if self.held_ns is not None else self.clock()
 
 
 def run_simulation(
@@ -174,16 +218,17 @@ def run_simulation(
     snapshots = SnapshotStore(journal_dir / SNAPSHOT_DIRECTORY_NAME) if harness_config.snapshot_every else None
     journal = FileJournal.open(journal_path)
     try:
+        stamp = _StampClock(clock)
         sequencer = Sequencer(
             engine,
             journal,
             CommandCodec(VenueCommand),
-            clock,
+            stamp,
             checkpoint_every=harness_config.checkpoint_every,
             snapshot_every=harness_config.snapshot_every,
             snapshots=snapshots,
         )
-        _drive(scenario, sequencer, engine, harness_config, summary, progress, progress_every)
+        _drive(scenario, sequencer, stamp, engine, harness_config, summary, progress, progress_every)
         if journal.has_pending:
             sequencer.commit()
             summary.journal_commits += 1
@@ -206,6 +251,7 @@ def run_simulation(
 def _drive(
     scenario: Scenario,
     sequencer: Sequencer,
+    stamp: _StampClock,
     engine: VenueEngine,
     cfg: HarnessConfig,
     summary: SimulationSummary,
@@ -219,7 +265,29 @@ def _drive(
     tally = _EventTally(scenario, summary)
     pending = 0
     last_commit_ns = clock.now_ns
+    sampler: PremiumSampler | None = None
+    if cfg.funding_interval_ns is not None:
+        funding = {m.symbol: sim_funding_parameters(cfg.funding_interval_ns, cfg.premium_sample_interval_ns, m.settlement) for m in scenario.markets}
+        sampler = PremiumSampler(funding, start_ns=scenario.config.start_ns)
+
+    def settle(ts_ns: int, command: SettleFunding) -> None:
+        # a price-service command: journaled and applied at its interval end; participants do not react to it
+        nonlocal pending
+        stamp.held_ns = ts_ns
+        try:
+            seq, events = submit(command)
+        except Exception as error:
+            raise SimulationAborted(f"engine raised {error!r} on seq {sequencer.last_seq}: {command!r}") from error
+        finally:
+            stamp.held_ns = None
+        tally.add(type(command).__name__, events)
+        pending += 1
+        if seq % cfg.check_every == 0:
+            _check(engine, seq, summary)
+
     for command in scenario.commands():
+        if sampler is not None:
+            sampler.advance(clock.now_ns, engine.state, settle)
         try:
             seq, events = submit(command)
         except Exception as error:
@@ -236,6 +304,8 @@ def _drive(
             _check(engine, seq, summary)
         if progress is not None and seq % progress_every == 0:
             progress(min(scenario.elapsed_ns, total_ns), total_ns, summary.commands)
+    if sampler is not None:
+        sampler.finish(clock.now_ns, engine.state, settle)
 
 
 class _EventTally:
@@ -261,9 +331,17 @@ class _EventTally:
                 self._trade(event)  # type: ignore[arg-type]
             elif kind is OrderAccepted:
                 summary.accepted_orders += 1
+            elif kind is FundingSettled:
+                self._funding(event)  # type: ignore[arg-type]
             elif kind is Rejected:
                 key = f"{command_name}: {event.reason}"  # type: ignore[attr-defined]
                 summary.rejects[key] = summary.rejects.get(key, 0) + 1
+
+    def _funding(self, f: FundingSettled) -> None:
+        s = self.stats[f.instrument]
+        s.funding_settlements += 1
+        s.funding_paid += f.total_paid
+        s.last_funding_rate_e8 = f.rate_e8
 
     def _trade(self, t: TradeExecuted) -> None:
         self.summary.trades += 1
