@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from harbour.venue.commands import AccountKind, InstrumentState, PlaceOrder, TimeInForce
-from harbour.venue.events import OrderAccepted, OrderAmended, TradeExecuted
+from harbour.venue.events import AutoDeleveraged, OrderAccepted, OrderAmended, TradeExecuted
 
 from venue.helpers import STEP_NS, Venue
 
@@ -55,6 +55,18 @@ class RuleWatch:
             elif isinstance(e, TradeExecuted):
                 broken += self._trade(v, e, positions, states, groups, expired)
                 taker_fills[e.taker_order_id] = taker_fills.get(e.taker_order_id, 0) + e.qty
+            elif isinstance(e, AutoDeleveraged):
+                # a deleveraging trade takes the next trade id; both positions reduce by qty at
+                # the bankruptcy price (no order, no fee)
+                if e.trade_id != self.last_trade_id + 1 and self.last_trade_id:
+                    broken.append(f"trade_ids: {e.trade_id} follows {self.last_trade_id}")
+                self.last_trade_id = e.trade_id
+                buys = e.counterparty_side.value == "BUY"
+                for account, signed in ((e.counterparty, e.qty if buys else -e.qty), (e.account, -e.qty if buys else e.qty)):
+                    before = positions.get((account, e.instrument), 0)
+                    positions[(account, e.instrument)] = before + signed
+                    if _grows(before, before + signed):
+                        broken.append(f"adl: account {account} {e.instrument} grew {before} -> {before + signed}")
         if isinstance(command, PlaceOrder) and command.tif is TimeInForce.FOK:
             filled = taker_fills.get(v.seq, 0)
             if filled not in (0, command.qty):
@@ -74,7 +86,8 @@ class RuleWatch:
         sym = t.instrument
         inst = v.state.instruments[sym]
         maker = self.orders[t.maker_order_id]
-        taker = self.orders[t.taker_order_id]
+        liquidation = t.taker_order_id == 0  # a liquidation IOC: reduce-only, no taker fee, limit = bankruptcy price
+        taker = self.orders[t.taker_order_id] if not liquidation else [t.taker_account, t.taker_side.value == "BUY", t.price, True, None]
         if t.trade_id != self.last_trade_id + 1 and self.last_trade_id:
             broken.append(f"trade_ids: {t.trade_id} follows {self.last_trade_id}")
         self.last_trade_id = t.trade_id
@@ -87,7 +100,8 @@ class RuleWatch:
         if t.price != maker[2] or (t.price > taker[2] if taker[1] else t.price < taker[2]):
             broken.append(f"price: trade {t.trade_id} at {t.price}, maker {maker[2]}, taker limit {taker[2]}")
         notional = t.price * t.qty * inst.unit_value
-        fees = (-((-notional * inst.taker_fee_ppm) // 1_000_000), -((-notional * inst.maker_fee_ppm) // 1_000_000))
+        taker_rate = 0 if liquidation else inst.taker_fee_ppm
+        fees = (-((-notional * taker_rate) // 1_000_000), -((-notional * inst.maker_fee_ppm) // 1_000_000))
         if inst.maker_fee_ppm >= 0 and (t.taker_fee, t.maker_fee) != fees:
             broken.append(f"fees: trade {t.trade_id} charged {(t.taker_fee, t.maker_fee)}, expected {fees}")
         buy = t.taker_side.value == "BUY"

@@ -25,10 +25,12 @@ from harbour.venue.commands import (
     AmendOrder,
     CancelAllOrders,
     CancelOrder,
+    CancelTriggerOrder,
     Deposit,
     InstrumentState,
     OrderType,
     PlaceOrder,
+    PlaceTriggerOrder,
     PublishIndex,
     SelfTradePrevention,
     SetDepositBankAllowlist,
@@ -44,7 +46,9 @@ from harbour.venue.commands import (
     Side,
     TimeInForce,
     TransferIsolatedMargin,
+    TriggerKind,
     Withdraw,
+    WorkingType,
 )
 
 from venue.helpers import BTCUSD, ETHHKD, FAR_FUTURE, Venue
@@ -147,6 +151,29 @@ funding_intents = st.tuples(
 
 # (live constituent venues of the four, 3 needed; price bps from the reference)
 index_intents = st.tuples(st.just("index"), symbols, weighted((4, st.just(4)), (2, st.integers(0, 3))), moves_bps)
+# trigger orders: (kind, side, price source, qty, distance of the trigger (or activation) from
+# the watched price on its not-yet-reached side: ("ticks", n) near trades, ("bps", n) for mark
+# moves, n <= 0 already reached; limit price ticks from the trigger; reduce-only; close-position;
+# callback bps (0 and 2000 are refused); client order id)
+trigger_distances = weighted(
+    (3, st.tuples(st.just("ticks"), st.integers(1, 15))), (3, st.tuples(st.just("bps"), st.integers(1, 30))), (1, st.tuples(st.just("ticks"), st.integers(-2, 0)))
+)
+trigger_intents = st.tuples(
+    st.just("trigger"),
+    accounts,
+    symbols,
+    st.sampled_from(list(TriggerKind)),
+    sides,
+    weighted((4, st.just(WorkingType.MARK)), (4, st.just(WorkingType.LAST))),
+    quantities,
+    trigger_distances,
+    st.integers(-10, 10),
+    st.booleans(),
+    flags,
+    weighted((6, st.integers(10, 300)), (1, st.sampled_from([0, 2_000]))),
+    coids,
+)
+cancel_trigger_intents = st.tuples(st.just("cancel_trigger"), accounts, symbols, st.integers(0, 50), flags)
 
 
 def intents() -> st.SearchStrategy[tuple[Any, ...]]:
@@ -174,6 +201,8 @@ def intents() -> st.SearchStrategy[tuple[Any, ...]]:
         (1, haircut_intents),
         (3, funding_intents),
         (2, index_intents),
+        (5, trigger_intents),
+        (2, cancel_trigger_intents),
     )
 
 
@@ -342,7 +371,46 @@ def _command_for(v: Venue, intent: tuple[Any, ...]) -> object:
         price = max(inst.ref_price * (10_000 + bps) // 10_000 // inst.tick * inst.tick, inst.tick)
         inputs = tuple(PriceInput(venue=venue, kind=InputKind.TRADE, price=price, ts_ns=v.ts) for venue in "ABCD"[:live])
         return PublishIndex(instrument=sym, inputs=inputs)
+    if kind == "trigger":
+        return _trigger_command(v, intent)
+    if kind == "cancel_trigger":
+        _, acct, sym, pick, by_coid = intent
+        if by_coid:
+            return CancelTriggerOrder(account=acct, instrument=sym, client_order_id=f"a{pick % 7}")
+        mine = sorted(t for t, trig in v.state.triggers.get(sym, {}).items() if trig.account == acct)
+        return CancelTriggerOrder(account=acct, instrument=sym, trigger_id=mine[pick % len(mine)] if mine else pick)
     raise AssertionError(f"unknown intent {intent!r}")
+
+
+def _trigger_command(v: Venue, intent: tuple[Any, ...]) -> PlaceTriggerOrder:
+    _, acct, sym, kind, side, working, qty, (unit, n), limit_ticks, reduce_only, close, callback, coid = intent
+    inst = v.state.instruments[sym]
+    if sym not in v.state.last_trade_price and n % 3:
+        working = WorkingType.MARK  # mostly: a LAST trigger before any trade is refused
+    watched = inst.ref_price if working is WorkingType.MARK else v.state.last_trade_price.get(sym, inst.ref_price)
+    distance = n * inst.tick if unit == "ticks" else max(watched * n // 10_000 // inst.tick, 1) * inst.tick
+    trailing = kind is TriggerKind.TRAILING_STOP_MARKET
+    # the side of the watched price a trigger has not reached yet: above for a buy stop and a
+    # sell take-profit, below for the others; a trailing stop activates above for a sell
+    above = side is Side.SELL if trailing else (side is Side.BUY) == (kind in (TriggerKind.STOP_MARKET, TriggerKind.STOP_LIMIT))
+    level = max(watched // inst.tick * inst.tick + (distance if above else -distance), inst.tick)
+    limit = kind in (TriggerKind.STOP_LIMIT, TriggerKind.TAKE_PROFIT_LIMIT)
+    close = close and kind in (TriggerKind.STOP_MARKET, TriggerKind.TAKE_PROFIT_MARKET)
+    return PlaceTriggerOrder(
+        account=acct,
+        instrument=sym,
+        side=side,
+        kind=kind,
+        working_type=working,
+        qty=0 if close else qty,
+        trigger_price=0 if trailing else level,
+        price=level + limit_ticks * inst.tick if limit else 0,
+        reduce_only=reduce_only and not close,
+        close_position=close,
+        callback_bps=callback if trailing else 0,
+        activation_price=level if trailing and n % 2 else 0,
+        client_order_id=coid and f"{coid}{v.seq % 7}",
+    )
 
 
 def run_stream(setup: Setup, stream: list[tuple[Any, ...]], *, check_rejects: bool = True) -> Venue:

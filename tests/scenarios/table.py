@@ -21,6 +21,8 @@ or money's decimals, never through floats.
     then position 3 BTCUSD is 1.500
     then balance 3 USD is 99952.499500        (account id or platform account name)
     then withdrawals are paused|allowed
+    then liquidated 1 / then no liquidation   (accounts whose liquidation the last command triggered)
+    then deleveraged 1.000 at 90019.00 against 2   (one auto-deleveraging close of the last command)
 
 Each step runs through the test driver, so every invariant is checked after it.
 """
@@ -46,7 +48,7 @@ from harbour.venue.commands import (
     TimeInForce,
     Withdraw,
 )
-from harbour.venue.events import OrderAccepted, OrderCancelled, Rejected, TradeExecuted
+from harbour.venue.events import AutoDeleveraged, LiquidationTriggered, OrderAccepted, OrderCancelled, Rejected, TradeExecuted
 
 from venue.helpers import FAR_FUTURE, T0, Venue
 
@@ -185,6 +187,16 @@ class Scenario:
             account: int | str = int(w[1]) if w[1].isdigit() else w[1]
             want, got = self._money(w[4]), v.balance(account, w[2])
             self._expect(got == want, f"balance {got} != {want} micro-units")
+        elif w[0] == "liquidated" or w[:2] == ["no", "liquidation"]:
+            want_accounts = [int(a) for a in w[1:]] if w[0] == "liquidated" else []
+            got_accounts = [e.account for e in self.last if isinstance(e, LiquidationTriggered)]
+            self._expect(got_accounts == want_accounts, f"liquidated {got_accounts} != expected {want_accounts}")
+        elif w[0] == "deleveraged":
+            adl = [e for e in self.last if isinstance(e, AutoDeleveraged)]
+            symbol = adl[0].instrument if adl else "BTCUSD"
+            want_adl = (self._qty(symbol, w[1]), self._price(symbol, w[3]), int(w[5]))
+            got_adl = [(e.qty, e.price, e.counterparty) for e in adl]
+            self._expect(want_adl in got_adl, f"expected deleveraging {want_adl}, got {got_adl}")
         elif w[:2] == ["withdrawals", "are"]:
             paused = v.state.withdrawals_paused()
             self._expect(paused == (w[2] == "paused"), f"withdrawals paused is {paused}")

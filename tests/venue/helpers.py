@@ -27,6 +27,7 @@ from harbour.venue.commands import (
     CancelAllOrders,
     CancelOrder,
     Deposit,
+    FundPlatformAccount,
     InstrumentState,
     ListInstrument,
     OpenAccount,
@@ -36,13 +37,15 @@ from harbour.venue.commands import (
     SetInstrumentState,
     SetIssuerRegister,
     SetMarginMode,
+    SetMarginTiers,
     SetReferencePrice,
     Side,
     TimeInForce,
     TransferIsolatedMargin,
     Withdraw,
 )
-from harbour.venue.events import OrderAccepted, OrderCancelled, Rejected, TradeExecuted, TransferPosted
+from harbour.venue.events import LiquidationTriggered, OrderAccepted, OrderCancelled, Rejected, TradeExecuted, TransferPosted
+from harbour.venue.tiers import default_tiers
 
 from engine_steps import assert_step_well_formed
 
@@ -122,7 +125,7 @@ def posting_sum(events: Iterable[object], account: int | str, asset: str) -> int
 class Venue:
     """Test driver: the engine plus auto seq/ts and a check after every step."""
 
-    def __init__(self, *, genesis: bool = True, check_rejects: bool = True) -> None:
+    def __init__(self, *, genesis: bool = True, check_rejects: bool = True, platform_funding: bool = True) -> None:
         self.engine = VenueEngine()
         self.seq = 0
         self.ts = T0
@@ -132,6 +135,8 @@ class Venue:
         self.last: list[object] = []
         if genesis:
             for cmd in default_genesis():
+                if not platform_funding and isinstance(cmd, FundPlatformAccount):
+                    continue  # an empty insurance fund and operator tranche
                 out = self.do(cmd)
                 assert not any(isinstance(e, Rejected) for e in out), out
 
@@ -159,6 +164,14 @@ class Venue:
             hash_now=self.engine.state_hash,
         )
         return out
+
+    def restart(self, *, platform_funding: bool = True) -> None:
+        """Start over on a fresh engine with the default genesis (optionally without the platform funding)."""
+        Venue.__init__(self, check_rejects=self.check_rejects, platform_funding=platform_funding)
+
+    def single_bracket(self, instrument: str = BTCUSD, leverage: int = 20) -> None:
+        """Replace an instrument's brackets with one unbounded bracket at ``leverage`` (the listing default)."""
+        self.ok(SetMarginTiers(instrument=instrument, tiers=default_tiers(leverage)))
 
     def reject(self, cmd: object, code: RejectCode) -> Rejected:
         """Apply a command that must be rejected with ``code`` and change nothing."""
@@ -257,12 +270,16 @@ class Venue:
     def move_isolated(self, account: int, instrument: str, amount: int) -> list[object]:
         return self.do(TransferIsolatedMargin(account=account, instrument=instrument, amount=amount))
 
-    def cross(self, maker: int, taker: int, instrument: str, taker_side: Side | str, qty: int, price: int) -> TradeExecuted:
-        """Rest a maker order and hit it fully with a taker; return the single trade."""
+    def cross(
+        self, maker: int, taker: int, instrument: str, taker_side: Side | str, qty: int, price: int, *, reduce_only: bool = False
+    ) -> TradeExecuted:
+        """Rest a maker order and hit it fully with a taker (reduce-only if asked); return the single trade."""
         taker_side = side_of(taker_side)
         maker_side = SELL if taker_side is BUY else BUY
         self.rest(maker, instrument, maker_side, qty, price)
-        out = self.ok(PlaceOrder(account=taker, instrument=instrument, side=taker_side, qty=qty, price=price, tif=IOC))
+        out = self.ok(
+            PlaceOrder(account=taker, instrument=instrument, side=taker_side, qty=qty, price=price, tif=IOC, reduce_only=reduce_only)
+        )
         trades = self.trades(out)
         assert len(trades) == 1 and trades[0].qty == qty, f"expected one full fill, got {out!r}"
         return trades[0]
@@ -313,17 +330,25 @@ def fills(trades: Iterable[TradeExecuted]) -> list[tuple[int, int, int, int]]:
     return [(t.maker_order_id, t.taker_order_id, t.price, t.qty) for t in trades]
 
 
-def drive_into_deficit(v: Venue, client: int = 1, mm: int = 9) -> None:
-    """Make a loss no layer can cover: a client long 200 BTC at 95,000 USD with 1,000,000 USD
-    closes at 50,000 after the reference falls. It owes 2 x (4,500,000 loss + 2,500 fee) =
-    9,005,000 against 990,500 USD left after its opening fees. The insurance fund pays its
-    1,000,000 USD and then its 8,000,000 HKD converted at the inverse rate 0.12820512
-    (1,025,640.96 USD); platform capital pays 2,000,000 USD and 16,000,000 HKD (2,051,281.92 USD).
-    DEFICIT books the last 1,937,577.12 USD."""
-    v.open_client(client, usd=1_000_000)
+def lose_beyond_margin(v: Venue, btc: int = 1, client: int = 1, mm: int = 9) -> None:
+    """A loss beyond margin without a gap, so without a liquidation: client ``client`` goes long
+    ``btc`` BTC at 95,000 USD with 5,000 USD per BTC (4,952.50 left after the 47.50 taker fee),
+    the mark falls to 93,000 (margin balance 2,952.50 per BTC, above its 2,325 maintenance),
+    and it sells at 89,000, inside the 5% band [88,350, 97,650], reduce-only. It owes the 6,000
+    loss and the 44.50 taker fee per BTC, so 1,092.00 USD per BTC is missing, and settlement's
+    cover path pays it. Exact for any ``btc``; above 2 BTC the caller sets ``single_bracket``."""
+    v.open_client(client, usd=5_000 * btc)
     v.open_mm(mm, usd=50_000_000)
-    v.cross(mm, client, BTCUSD, BUY, 100_000, BTC_REF)
-    v.cross(mm, client, BTCUSD, BUY, 100_000, BTC_REF)
-    v.set_ref(BTCUSD, 5_000_000)
-    v.cross(mm, client, BTCUSD, SELL, 100_000, 5_000_000)
-    v.cross(mm, client, BTCUSD, SELL, 100_000, 5_000_000)
+    v.cross(mm, client, BTCUSD, BUY, btc * 1_000, BTC_REF)
+    v.set_ref(BTCUSD, 9_300_000)
+    assert not v.events_of(LiquidationTriggered, v.last), "the mark move must leave the client above maintenance"
+    v.cross(mm, client, BTCUSD, SELL, btc * 1_000, 8_900_000, reduce_only=True)
+
+
+def drive_into_deficit(v: Venue, client: int = 1, mm: int = 9) -> None:
+    """Make a loss no layer can cover, on a venue built with ``platform_funding=False`` (an
+    empty insurance fund and operator tranche): ``lose_beyond_margin`` with 1 BTC, so DEFICIT
+    books the whole 1,092.00 USD the client cannot pay (6,000 loss + 44.50 fee - 4,952.50)."""
+    layers = [(layer, asset) for layer in ("INSURANCE_FUND", "PLATFORM_CAPITAL") for asset in v.state.registry.assets]
+    assert not any(v.balance(layer, asset) for layer, asset in layers), "build the venue with platform_funding=False"
+    lose_beyond_margin(v, 1, client, mm)

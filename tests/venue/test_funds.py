@@ -15,7 +15,7 @@ from harbour.venue.commands import (
     TransferIsolatedMargin,
     Withdraw,
 )
-from harbour.venue.events import AccountOpened, MarginModeSet, TransferPosted
+from harbour.venue.events import AccountOpened, LiquidationStepped, LiquidationTriggered, LossReported, MarginModeSet, TransferPosted
 
 from venue.helpers import BUY, ETH_REF, ETHHKD, SELL, Venue, hkd, posting_sum
 
@@ -287,22 +287,70 @@ def test_isolated_transfer_for_a_cross_margined_instrument_is_rejected(venue: Ve
     assert "isolated" in rejected.detail["problem"]
 
 
+def _isolated_eth_long(v: Venue) -> None:
+    """Client 1 (1,000,000 HKD) long 1 ETH at 26,000 in isolated margin with 1,400 HKD moved in;
+    the 13 HKD opening fee comes from the isolated wallet, leaving 1,387 HKD there."""
+    v.open_client(1, hkd=1_000_000)
+    v.open_mm(9, hkd=1_000_000)
+    v.set_isolated(1, ETHHKD)
+    v.ok(TransferIsolatedMargin(account=1, instrument=ETHHKD, amount=hkd(1_400)))
+    v.cross(9, 1, ETHHKD, BUY, ONE_ETH, ETH_REF)
+
+
 def test_isolated_loss_beyond_the_isolated_wallet_never_touches_the_cross_wallet(venue: Venue) -> None:
-    # long 1 ETH at 26,000 with 1,400 HKD isolated (13 HKD fee), closed at 24,000 (12 HKD fee):
-    # owes 2,012 HKD against 1,387 HKD, so the insurance fund pays the last 625 HKD.
-    venue.open_client(1, hkd=1_000_000)
-    venue.open_mm(9, hkd=1_000_000)
-    venue.set_isolated(1, ETHHKD)
-    venue.ok(TransferIsolatedMargin(account=1, instrument=ETHHKD, amount=hkd(1_400)))
-    venue.cross(9, 1, ETHHKD, BUY, ONE_ETH, ETH_REF)
-    venue.set_ref(ETHHKD, 2_400_000)
+    # Mark 25,400: isolated balance 1,387 - 600 = 787 HKD, above the 635 maintenance; the market maker
+    # bids 1 ETH at 24,200 (inside the band). Mark 24,000: balance 1,387 - 2,000 = -613 < 600, so the
+    # isolated position is liquidated. Bankruptcy price 24,000 + 613 = 24,613: no bid there, so it is
+    # unwound against the 24,200 bid, within the 5% collar (22,800): the 1,800 HKD loss takes the
+    # isolated 1,387 and the insurance fund pays the 413 beyond it. The cross wallet is never touched.
+    _isolated_eth_long(venue)
+    venue.set_ref(ETHHKD, 2_540_000)
+    venue.rest(9, ETHHKD, BUY, ONE_ETH, 2_420_000)
     insurance_before = venue.balance("INSURANCE_FUND", "HKD")
 
-    venue.cross(9, 1, ETHHKD, SELL, ONE_ETH, 2_400_000)
+    out = venue.set_ref(ETHHKD, 2_400_000)
 
+    [step] = venue.events_of(LiquidationStepped, out)
+    [report] = venue.events_of(LossReported, out)
+    assert (step.bankruptcy_price, step.book_qty, step.backstop_qty, step.adl_qty) == (2_461_300, 0, ONE_ETH, 0)
+    assert (report.scope, report.closed) == (ETHHKD, ((ETHHKD, ONE_ETH),))
+    assert report.layers == (("DEFAULTER_MARGIN", "HKD", hkd(1_387)), ("INSURANCE_FUND", "HKD", hkd(413)))
     assert venue.balance(1, "HKD") == hkd(1_000_000) - hkd(1_400)
     assert venue.balance("ISO:1:ETHHKD", "HKD") == 0
-    assert insurance_before - venue.balance("INSURANCE_FUND", "HKD") == hkd(625)
+    assert insurance_before - venue.balance("INSURANCE_FUND", "HKD") == hkd(413)
+
+
+def test_isolated_liquidation_with_no_bid_deleverages_at_the_bankruptcy_price_and_spares_the_cross_wallet(venue: Venue) -> None:
+    # the same gap with an empty book: the position is deleveraged against the profitable short of the
+    # market maker at the bankruptcy price 24,613, so the loss ends exactly at the isolated 1,387 HKD
+    # and neither the cross wallet nor the insurance fund pays anything
+    _isolated_eth_long(venue)
+    insurance_before = venue.balance("INSURANCE_FUND", "HKD")
+
+    out = venue.set_ref(ETHHKD, 2_400_000)
+
+    [report] = venue.events_of(LossReported, out)
+    assert report.layers == (("DEFAULTER_MARGIN", "HKD", hkd(1_387)),)
+    assert report.adl == ((9, ONE_ETH, 2_461_300),)
+    assert venue.balance(1, "HKD") == hkd(1_000_000) - hkd(1_400)
+    assert venue.balance("ISO:1:ETHHKD", "HKD") == 0
+    assert venue.balance("INSURANCE_FUND", "HKD") == insurance_before
+
+
+def test_isolated_position_closed_below_the_mark_pays_beyond_its_wallet_from_the_fund_not_the_cross_wallet(venue: Venue) -> None:
+    # Mark 25,400 (isolated balance 787 HKD, above the 635 maintenance: no liquidation); the client sells
+    # at 24,200, inside the band: it owes 1,800 + 12.10 taker fee against 1,387, and the insurance fund
+    # pays the 425.10 beyond it; the isolated wallet never converts the cross wallet's money
+    _isolated_eth_long(venue)
+    venue.set_ref(ETHHKD, 2_540_000)
+    insurance_before = venue.balance("INSURANCE_FUND", "HKD")
+
+    venue.cross(9, 1, ETHHKD, SELL, ONE_ETH, 2_420_000, reduce_only=True)
+
+    assert venue.events_of(LiquidationTriggered) == []
+    assert venue.balance(1, "HKD") == hkd(1_000_000) - hkd(1_400)
+    assert venue.balance("ISO:1:ETHHKD", "HKD") == 0
+    assert insurance_before - venue.balance("INSURANCE_FUND", "HKD") == 425_100_000
 
 
 def test_switching_an_idle_isolated_instrument_back_to_cross_returns_its_wallet(venue: Venue) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harbour.kernel.errors import RejectCode
 from harbour.venue.commands import Deposit, OrderType, PlaceOrder, SetDepositBankAllowlist, SetFxRate, SetMarginAssetHaircut
-from harbour.venue.events import DepositBankAllowlistUpdated, IssuerRegisterUpdated, MarginAssetHaircutSet
+from harbour.venue.events import DepositBankAllowlistUpdated, IssuerRegisterUpdated, LiquidationTriggered, MarginAssetHaircutSet
 
 from venue.helpers import (
     BTC_REF,
@@ -112,29 +112,35 @@ def test_cross_margin_sums_requirements_of_both_instruments_in_hkd(venue: Venue)
 # --- reducing is always allowed --------------------------------------------------------
 
 
+UNDERWATER_REF = 2_560_000  # 25,600.00 HKD
+
+
 def _underwater_long(v: Venue) -> None:
-    """Client 1 long 1 ETH at 26,000 with 1,300 HKD; the reference then falls to 25,000."""
+    """Client 1 long 1 ETH at 26,000 with 1,300 HKD (1,287 after the 13 HKD fee); the reference then
+    falls to 25,600: margin balance 1,287 - 400 = 887 HKD, below the 1,280 initial margin (5%) but
+    above the 640 maintenance (2.5%), so the account is under-margined and not liquidated."""
     v.open_client(1, hkd=1_300)
     v.open_mm(9, hkd=1_000_000)
     v.cross(9, 1, ETHHKD, BUY, ONE_ETH, ETH_REF)
-    v.set_ref(ETHHKD, 2_500_000)
+    v.set_ref(ETHHKD, UNDERWATER_REF)
+    assert not v.events_of(LiquidationTriggered), "the account must stay above maintenance"
 
 
 def test_account_below_initial_margin_cannot_increase_its_position(venue: Venue) -> None:
     _underwater_long(venue)
     equity, requirement = venue.equity_and_requirement(1)
 
-    rejected = venue.reject(_buy_eth(1, qty=1, price=2_500_000), C.INSUFFICIENT_MARGIN)
+    rejected = venue.reject(_buy_eth(1, qty=1, price=UNDERWATER_REF), C.INSUFFICIENT_MARGIN)
 
-    assert equity < requirement
+    assert (equity, requirement) == (hkd(887), hkd(1_280))
     assert rejected.detail["available"] == equity
 
 
 def test_account_below_initial_margin_can_still_reduce_its_position(venue: Venue) -> None:
     _underwater_long(venue)
-    venue.rest(9, ETHHKD, BUY, ONE_ETH, 2_500_000)
+    venue.rest(9, ETHHKD, BUY, ONE_ETH, UNDERWATER_REF)
 
-    out = venue.ok(PlaceOrder(account=1, instrument=ETHHKD, side=SELL, qty=500, price=2_500_000))
+    out = venue.ok(PlaceOrder(account=1, instrument=ETHHKD, side=SELL, qty=500, price=UNDERWATER_REF))
 
     assert sum(t.qty for t in venue.trades(out)) == 500
     assert venue.position(1, ETHHKD) == 500
@@ -143,14 +149,15 @@ def test_account_below_initial_margin_can_still_reduce_its_position(venue: Venue
 def test_resting_reducing_order_is_accepted_with_zero_free_collateral(venue: Venue) -> None:
     _underwater_long(venue)
 
-    out = venue.ok(PlaceOrder(account=1, instrument=ETHHKD, side=SELL, qty=ONE_ETH, price=2_500_000 + 10))
+    out = venue.ok(PlaceOrder(account=1, instrument=ETHHKD, side=SELL, qty=ONE_ETH, price=UNDERWATER_REF + 10))
 
     assert venue.order_id(out) in venue.engine.open_order_ids(1)
 
 
 def test_reduce_only_market_order_closes_an_under_margined_position(venue: Venue) -> None:
+    # the bid is 100 HKD below the reference, inside the 1% market collar (25,344)
     _underwater_long(venue)
-    venue.rest(9, ETHHKD, BUY, ONE_ETH, 2_500_000 - 10_000)
+    venue.rest(9, ETHHKD, BUY, ONE_ETH, UNDERWATER_REF - 10_000)
 
     out = venue.ok(PlaceOrder(account=1, instrument=ETHHKD, side=SELL, qty=ONE_ETH, order_type=OrderType.MARKET, reduce_only=True))
 

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import harbour.venue
@@ -22,21 +23,26 @@ from harbour.venue.commands import (
     AmendOrder,
     CancelAllOrders,
     CancelOrder,
+    CancelTriggerOrder,
     Deposit,
     ListAsset,
     ListInstrument,
     OpenAccount,
     PlaceOrder,
+    PlaceTriggerOrder,
     PublishIndex,
     SetFxRate,
     SetInstrumentState,
+    SetLeverage,
     SetMarginAssetHaircut,
     SetMarginMode,
     SetProfessionalInvestorStatus,
     SetReferencePrice,
     SettleFunding,
     TransferIsolatedMargin,
+    TriggerKind,
     Withdraw,
+    WorkingType,
 )
 
 from venue.helpers import (
@@ -105,7 +111,15 @@ def _no_pi_status(v: Venue) -> PlaceOrder:
     return _order()
 
 
+def _beyond_largest_bracket(v: Venue) -> PlaceOrder:
+    v.open_client(1, usd=60_000_000)
+    for _ in range(5):
+        v.rest(1, BTCUSD, BUY, 100_000, BTC_REF)
+    return _order(qty=100_000)
+
+
 def _deficit(v: Venue) -> Withdraw:
+    v.restart(platform_funding=False)  # an empty insurance fund and tranche: the loss beyond margin goes to DEFICIT
     drive_into_deficit(v)
     return Withdraw(account=9, asset="USD", amount=usd(1))
 
@@ -229,6 +243,21 @@ def _account(v: Venue) -> None:
     _client(v)
 
 
+def _trigger(v: Venue, **kw: object) -> PlaceTriggerOrder:
+    """A funded client's sell stop on the mark (override any field)."""
+    _client(v)
+    fields: dict[str, object] = {"qty": 1, "trigger_price": BTC_REF - 1_000, "working_type": WorkingType.MARK}
+    fields.update(kw)
+    return PlaceTriggerOrder(account=1, instrument=BTCUSD, side=fields.pop("side", SELL), kind=fields.pop("kind", TriggerKind.STOP_MARKET), **fields)  # type: ignore[arg-type]
+
+
+def _too_many_triggers(v: Venue) -> PlaceTriggerOrder:
+    command = _trigger(v)
+    for i in range(10):
+        v.ok(msgspec.structs.replace(command, trigger_price=BTC_REF - 1_000 - i * 10))
+    return command
+
+
 # (test id, expected code, arrange): arrange sets the venue up and returns the offending command
 CASES: list[tuple[str, RejectCode, Arrange]] = [
     ("place-unknown-account", C.UNKNOWN_ACCOUNT, lambda v: _order(account=999)),
@@ -274,6 +303,8 @@ CASES: list[tuple[str, RejectCode, Arrange]] = [
     ("price-outside-band", C.PRICE_OUTSIDE_BAND, lambda v: (_account(v), _order(price=BTC_REF * 2))[1]),
     ("margin-mode-exposure", C.MARGIN_MODE_CHANGE_WITH_EXPOSURE, _mode_change),
     ("isolated-order", C.INSUFFICIENT_ISOLATED_MARGIN, _isolated_with_nothing),
+    ("leverage-out-of-range", C.LEVERAGE_OUT_OF_RANGE, lambda v: (_client(v), SetLeverage(account=1, instrument=BTCUSD, leverage=21))[1]),
+    ("position-beyond-largest-bracket", C.POSITION_LIMIT_EXCEEDED, _beyond_largest_bracket),
     ("isolated-transfer-out", C.INSUFFICIENT_ISOLATED_MARGIN, _isolated_out),
     ("post-only-cross", C.POST_ONLY_WOULD_CROSS, _post_only),
     ("fok-not-fillable", C.FOK_NOT_FILLABLE, _fok),
@@ -296,7 +327,16 @@ CASES: list[tuple[str, RejectCode, Arrange]] = [
     ("funding-mark-zero", C.PRICE_NOT_POSITIVE, lambda v: (_long(v), _funding(mark_price=0))[1]),
     ("index-unknown-instrument", C.UNKNOWN_INSTRUMENT, lambda v: PublishIndex(instrument="DOGEUSD", inputs=())),
     ("index-without-methodology", C.INVALID_PARAMETER, lambda v: PublishIndex(instrument=BTCUSD, inputs=())),
-    ("index-malformed-input", C.MALFORMED_COMMAND, lambda v: PublishIndex(instrument=BTCUSD, inputs=("x",))),  # type: ignore[arg-type]
+    ("trigger-price-negative", C.TRIGGER_PRICE_NOT_POSITIVE, lambda v: _trigger(v, trigger_price=-10)),
+    ("trigger-price-off-tick", C.TRIGGER_PRICE_OFF_TICK, lambda v: _trigger(v, trigger_price=BTC_REF - 1_005)),
+    ("trigger-price-past-ceiling", C.TRIGGER_PRICE_ABOVE_CEILING, lambda v: _trigger(v, side=BUY, trigger_price=10**12 + 10)),
+    ("trigger-would-fire-at-once", C.TRIGGER_WOULD_FIRE_IMMEDIATELY, lambda v: _trigger(v, trigger_price=BTC_REF)),
+    ("trigger-price-missing", C.TRIGGER_FIELD_REQUIRED, lambda v: _trigger(v, trigger_price=0)),
+    ("trigger-field-not-allowed", C.TRIGGER_FIELD_NOT_ALLOWED, lambda v: _trigger(v, callback_bps=100)),
+    ("trailing-callback-out-of-range", C.CALLBACK_OUT_OF_RANGE, lambda v: _trigger(v, kind=TriggerKind.TRAILING_STOP_MARKET, trigger_price=0)),
+    ("trigger-on-last-before-any-trade", C.NO_LAST_TRADE_PRICE, lambda v: _trigger(v, working_type=WorkingType.LAST)),
+    ("too-many-trigger-orders", C.TOO_MANY_TRIGGER_ORDERS, _too_many_triggers),
+    ("cancel-unknown-trigger", C.UNKNOWN_TRIGGER_ORDER, lambda v: (_account(v), CancelTriggerOrder(account=1, instrument=BTCUSD, trigger_id=424242))[1]),
 ]
 
 

@@ -13,19 +13,20 @@ import json
 from pathlib import Path
 from typing import Annotated, Final
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harbour.broker import VA_UNITS_PER_COIN
-from harbour.journal import CommandCodec
+from harbour.journal import CommandCodec, Sequencer, recover
 from harbour.journal import replay as replay_journal
 from harbour.kernel.errors import HarbourError
 from harbour.kernel.money import MICRO, format_units
 from harbour.sim.broker_report import build_reports, default_report_dir, run_for_report, write_reports
 from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, run_broker_simulation
-from harbour.sim.clock import NS_PER_SECOND
+from harbour.sim.clock import NS_PER_SECOND, SESSION_START_NS
 from harbour.sim.harness import (
     JOURNAL_FILE_NAME,
     HarnessConfig,
@@ -35,8 +36,11 @@ from harbour.sim.harness import (
     run_simulation,
 )
 from harbour.sim.scenario import ScenarioConfig
-from harbour.venue import VenueEngine, VenueEngineFactory, check_all
+from harbour.sim.venue_stress import ALL_SCENARIOS, DEFAULT_SCENARIOS, ScenarioResult, VenueStressReport, run_venue_stress
+from harbour.venue import VenueEngine, VenueEngineFactory, check_all, default_genesis
 from harbour.venue.commands import VenueCommand
+from harbour.venue.disclosure import build_disclosure
+from harbour.venue.events import Rejected
 
 EXIT_OK: Final = 0
 EXIT_UNHEALTHY: Final = 1
@@ -381,3 +385,158 @@ def _print_broker(r: BrokerSimResult, show: int) -> None:
             console.print(f"  {f}")
     else:
         console.print("[green]all broker invariants hold[/]")
+
+
+# --- disclosure and venue stress ----------------------------------------------------------------
+
+
+def _journal_directory(path: Path) -> Path:
+    """A journal directory (holding journal.log), or the directory of a journal.log file."""
+    if path.is_file():
+        if path.name != JOURNAL_FILE_NAME:
+            console.print(f"[bold red]{path} is not a {JOURNAL_FILE_NAME}: give the journal directory[/]")
+            raise typer.Exit(EXIT_ERROR)
+        return path.parent
+    if not (path / JOURNAL_FILE_NAME).is_file():
+        console.print(f"[bold red]no journal at {path / JOURNAL_FILE_NAME}[/]")
+        raise typer.Exit(EXIT_ERROR)
+    return path
+
+
+@app.command()
+def disclosure(
+    journal: Annotated[
+        Path | None, typer.Option("--journal", help="Generate from this journal's end state. Default: the embedded default configuration.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Write the JSON document instead of Markdown.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Generate the rulebook disclosure (Markdown or JSON, with version and content hash) from the live venue state."""
+    if journal is None:
+        engine = VenueEngine()
+        last_seq, last_ts = 0, SESSION_START_NS
+        for command in default_genesis():
+            last_seq += 1
+            engine.apply(last_seq, last_ts, command)
+    else:
+        try:
+            recovered, log, last_seq = recover(_journal_directory(journal), VenueEngineFactory(), CommandCodec(VenueCommand))
+        except HarbourError as error:
+            console.print(f"[bold red]could not read the journal:[/] {error}")
+            raise typer.Exit(EXIT_ERROR) from error
+        last_ts = log.last_ts_ns
+        log.close()
+        assert isinstance(recovered, VenueEngine)
+        engine = recovered
+    doc = build_disclosure(engine.state, as_of_seq=last_seq, as_of_ts_ns=last_ts)
+    text = doc.to_json().decode() + "\n" if as_json else doc.markdown()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        console.print(f"disclosure version {doc.version}, content hash {doc.content_hash} written to {out}", soft_wrap=True)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def stress(
+    journal: Annotated[
+        Path | None,
+        typer.Option("--journal", help="Stress this journal's end state. Default: a fresh default simulation (var/stress-<seed>/)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the default simulation (without --journal).")] = 7,
+    minutes: Annotated[float, typer.Option(min=0.01, help="Simulated minutes of the default simulation (without --journal).")] = 5.0,
+    all_scenarios: Annotated[
+        bool, typer.Option("--all-scenarios", help="The whole library (historical, tiers, hypothetical), not only the house tiers.")
+    ] = False,
+    record: Annotated[bool, typer.Option(help="Append the report's summary to the journal (RecordStressReport).")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of tables.")] = False,
+) -> None:
+    """Apply the BTC/ETH stress scenarios to the book of positions: losses after margin, waterfall use, cover-2."""
+    if journal is None:
+        directory = Path("var") / f"stress-{seed}"
+        config = HarnessConfig(journal_dir=directory)
+        with console.status(f"simulating seed {seed} for {minutes:g} minutes"):
+            summary = run_simulation(ScenarioConfig(seed=seed, minutes=minutes), config)
+        if not summary.invariants_ok:
+            console.print("[bold red]the simulation broke an invariant; not stressing it[/]")
+            raise typer.Exit(EXIT_UNHEALTHY)
+    else:
+        directory = _journal_directory(journal)
+    codec = CommandCodec(VenueCommand)
+    try:
+        recovered, log, last_seq = recover(directory, VenueEngineFactory(), codec)
+    except HarbourError as error:
+        console.print(f"[bold red]could not read the journal:[/] {error}")
+        raise typer.Exit(EXIT_ERROR) from error
+    recorded_seq: int | None = None
+    try:
+        assert isinstance(recovered, VenueEngine)
+        engine = recovered
+        report = run_venue_stress(engine.state, as_of_seq=last_seq, scenarios=ALL_SCENARIOS if all_scenarios else DEFAULT_SCENARIOS)
+        if record:
+            # stamped at the journal's last time: the report describes that state (the journal is
+            # closed to any live writer while this runs, so no later command exists)
+            as_of_ts = log.last_ts_ns
+            sequencer = Sequencer(engine, log, codec, lambda: as_of_ts, checkpoint_every=None)
+            recorded_seq, events = sequencer.submit(report.record_command())
+            if any(isinstance(e, Rejected) for e in events):
+                console.print(f"[bold red]the venue refused the report:[/] {events[0]}")
+                raise typer.Exit(EXIT_ERROR)
+            log.append_checkpoint(recorded_seq, as_of_ts, engine.state_hash())
+            sequencer.commit()
+    finally:
+        log.close()
+    if as_json:
+        body = msgspec.to_builtins(report)
+        body["report_hash"] = report.report_hash
+        body["recorded_seq"] = recorded_seq
+        body["journal"] = str(directory)
+        typer.echo(json.dumps(body, indent=2))
+    else:
+        _print_stress(report, recorded_seq, directory)
+    raise typer.Exit(EXIT_OK)
+
+
+def _bps(bps: int) -> str:
+    return f"{bps / 100:+g}%"
+
+
+def _print_stress(rep: VenueStressReport, recorded_seq: int | None, directory: Path) -> None:
+    ccy = rep.risk_currency
+    table = Table(
+        title=f"Venue stress test (library {rep.library_version}): {rep.accounts_with_positions} accounts with positions, "
+        f"insurance fund {ccy} {_money(rep.insurance_fund, 0)}, operator tranche {ccy} {_money(rep.capital_tranche, 0)}",
+        title_justify="left",
+    )
+    headers = ("scenario", "window", "move", "BTC", "ETH", "defaults", "loss after margin", "largest", "2nd largest",
+               "insurance fund", "tranche", "ADL", "cover-2")
+    for col in headers:
+        table.add_column(col, justify="left" if col in ("scenario", "window", "move", "largest", "2nd largest") else "right")
+
+    def who(r: ScenarioResult, i: int) -> str:
+        largest = r.largest
+        return f"{largest[i].participant}: {_money(largest[i].loss, 0)}" if len(largest) > i else "-"
+
+    for r in rep.results:
+        c = r.case
+        verdict = "[green]covered[/]" if r.cover2_covered else "[bold red]ADL needed[/]"
+        table.add_row(
+            c.scenario, c.window, c.direction.lower(), _bps(c.btc_bps), _bps(c.eth_bps), str(r.accounts_in_default),
+            _money(r.total_loss, 0), who(r, 0), who(r, 1), _money(r.fund_used, 0), _money(r.tranche_used, 0),
+            _money(r.adl, 0), f"{_money(r.cover2_loss, 0)} {verdict}",
+        )
+    console.print(table)
+    worst = rep.worst
+    failures = rep.cover2_failures
+    if failures:
+        console.print(f"[bold red]cover-2 NOT met in {failures} of {len(rep.results)} cases[/]; worst: {worst.case.label}, "
+                      f"two largest lose {ccy} {_money(worst.cover2_loss, 0)} against {ccy} {_money(rep.insurance_fund + rep.capital_tranche, 0)}")
+    else:
+        console.print(f"[green]cover-2 met in all {len(rep.results)} cases[/]: worst {worst.case.label}, two largest lose "
+                      f"{ccy} {_money(worst.cover2_loss, 0)} of {ccy} {_money(rep.insurance_fund + rep.capital_tranche, 0)} (fund + tranche)")
+    console.print(f"as of seq {rep.as_of_seq}, state hash {rep.as_of_state_hash}", soft_wrap=True)
+    console.print(f"report hash [bold]{rep.report_hash}[/]", soft_wrap=True)
+    if recorded_seq is not None:
+        console.print(f"recorded in {directory / JOURNAL_FILE_NAME} at seq {recorded_seq}", soft_wrap=True)

@@ -113,6 +113,7 @@ class Account:
         "positions",
         "client_order_ids",
         "open_orders",
+        "leverage",
     )
 
     def __init__(self, account_id: int, kind: AccountKind, pi_expiry_ns: int, legal_entity: str) -> None:
@@ -128,6 +129,8 @@ class Account:
         self.client_order_ids: dict[str, int] = {}
         # resting order id -> instrument (derived from the books, not exported)
         self.open_orders: dict[int, str] = {}
+        # instrument -> chosen leverage (absent: the bracket's maximum)
+        self.leverage: dict[str, int] = {}
 
     def position(self, instrument: str) -> Position:
         pos = self.positions.get(instrument)
@@ -143,6 +146,7 @@ class Account:
             "entity": self.legal_entity,
             "positions": [[i, p.to_state()] for i, p in sorted(self.positions.items())],
             "coids": sorted(self.client_order_ids.items()),
+            "leverage": sorted(self.leverage.items()),
         }
 
     @classmethod
@@ -150,4 +154,5 @@ class Account:
         acct = cls(int(s["id"]), AccountKind(s["kind"]), int(s["pi"]), str(s["entity"]))
         acct.positions = {i: Position.from_state(p) for i, p in s["positions"]}
         acct.client_order_ids = {c: o for c, o in s["coids"]}
+        acct.leverage = {i: v for i, v in s["leverage"]}
         return acct

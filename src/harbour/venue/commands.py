@@ -41,6 +41,23 @@ class SelfTradePrevention(str, Enum):
     EXPIRE_BOTH = "EXPIRE_BOTH"
 
 
+class TriggerKind(str, Enum):
+    """Trigger (conditional) order kinds, as Binance USDⓈ-M names them (STOP = STOP_LIMIT)."""
+
+    STOP_MARKET = "STOP_MARKET"
+    STOP_LIMIT = "STOP_LIMIT"
+    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+    TRAILING_STOP_MARKET = "TRAILING_STOP_MARKET"
+
+
+class WorkingType(str, Enum):
+    """The price a trigger order watches (Binance workingType MARK_PRICE / CONTRACT_PRICE)."""
+
+    MARK = "MARK"  # the instrument's mark (its reference price)
+    LAST = "LAST"  # the instrument's last trade price on this venue
+
+
 class AccountKind(str, Enum):
     CLIENT = "CLIENT"  # a professional investor
     AFFILIATED_MM = "AFFILIATED_MM"  # the operator's affiliated market maker
@@ -119,6 +136,26 @@ class ListInstrument(_Command, frozen=True, tag="list_instrument"):
     price_band_bps: int  # limit orders beyond ref +/- band are rejected
     market_collar_bps: int  # market orders execute no worse than ref +/- collar
     sfc_approval_ref: str
+
+
+class MarginTier(msgspec.Struct, frozen=True, kw_only=True):
+    """One notional bracket of an instrument's margin table.
+
+    The bracket covers position notionals (settlement micro-units, at the mark) above the
+    previous bracket's ``max_notional`` and up to its own, which must be whole currency
+    units. Initial margin rate = 1 / ``max_leverage``; maintenance rate ``maintenance_ppm``.
+    """
+
+    max_notional: int
+    max_leverage: int
+    maintenance_ppm: int
+
+
+class SetMarginTiers(_Command, frozen=True, tag="set_margin_tiers"):
+    """Replace an instrument's margin brackets (published; maintenance amounts are derived)."""
+
+    instrument: str
+    tiers: tuple[MarginTier, ...]
 
 
 class SetInstrumentState(_Command, frozen=True, tag="set_instrument_state"):
@@ -207,10 +244,55 @@ class AmendOrder(_Command, frozen=True, tag="amend_order"):
     qty: int  # new remaining quantity
 
 
+class PlaceTriggerOrder(_Command, frozen=True, tag="place_trigger_order"):
+    """A stop, take-profit or trailing stop that places an order when its price is reached.
+
+    ``working_type`` is required: the engine has no default price source (the gateway
+    supplies Binance's CONTRACT_PRICE default as LAST explicitly). ``trigger_price`` for the
+    stop and take-profit kinds; ``price`` and ``tif`` for the limit kinds; ``callback_bps``
+    (10..1000, Binance callbackRate x 100) and an optional ``activation_price`` for the
+    trailing stop. ``close_position`` (market stop / take-profit only, ``qty`` 0) closes the
+    whole position at firing. No margin is held: the order is checked when it fires.
+    """
+
+    account: int
+    instrument: str
+    side: Side
+    kind: TriggerKind
+    working_type: WorkingType
+    qty: int = 0
+    trigger_price: int = 0
+    price: int = 0
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    close_position: bool = False
+    callback_bps: int = 0
+    activation_price: int = 0
+    stp: SelfTradePrevention = SelfTradePrevention.EXPIRE_MAKER
+    client_order_id: str = ""
+
+
+class CancelTriggerOrder(_Command, frozen=True, tag="cancel_trigger_order"):
+    """Cancel a pending trigger order by its id or its client order id."""
+
+    account: int
+    instrument: str
+    trigger_id: int = 0
+    client_order_id: str = ""
+
+
 class SetMarginMode(_Command, frozen=True, tag="set_margin_mode"):
     account: int
     instrument: str
     isolated: bool
+
+
+class SetLeverage(_Command, frozen=True, tag="set_leverage"):
+    """Choose the account's leverage on an instrument, within its first bracket's maximum."""
+
+    account: int
+    instrument: str
+    leverage: int
 
 
 class TransferIsolatedMargin(_Command, frozen=True, tag="transfer_isolated_margin"):
@@ -264,6 +346,36 @@ class PublishIndex(_Command, frozen=True, tag="publish_index"):
     inputs: tuple[PriceInput, ...]
 
 
+# --- risk reports -------------------------------------------------------------
+
+
+class RecordStressReport(_Command, frozen=True, tag="record_stress_report"):
+    """Record the summary of a venue stress test computed outside the engine (``harbour stress``).
+
+    The report is computed from the venue state after ``as_of_seq`` (whose state hash is
+    ``as_of_state_hash``) by ``harbour.sim.venue_stress``; ``report_hash`` is blake2b-256
+    of its canonical JSON, so anyone can replay the journal to ``as_of_seq``, recompute
+    the report and compare. Amounts are micro-units of ``risk_currency``. ``worst_scenario``
+    is the scenario with the largest loss of the two largest defaulting participants
+    (cover-2); ``cover2_failures`` counts scenarios where that loss exceeds the insurance
+    fund plus the operator's capital tranche (ADL would be needed).
+    """
+
+    report_hash: str  # 64 hex digits
+    as_of_seq: int
+    as_of_state_hash: str  # 64 hex digits
+    library_version: str
+    scenarios: int
+    insurance_fund: int
+    capital_tranche: int
+    worst_scenario: str
+    worst_cover2_loss: int
+    worst_total_loss: int
+    worst_adl: int
+    cover2_failures: int
+    risk_currency: str = "HKD"
+
+
 VenueCommand = (
     ListAsset
     | SetIssuerRegister
@@ -272,6 +384,7 @@ VenueCommand = (
     | SetFxRate
     | SetEligibleReferenceAssets
     | ListInstrument
+    | SetMarginTiers
     | SetInstrumentState
     | SetReferencePrice
     | OpenAccount
@@ -283,9 +396,13 @@ VenueCommand = (
     | CancelOrder
     | CancelAllOrders
     | AmendOrder
+    | PlaceTriggerOrder
+    | CancelTriggerOrder
     | SetMarginMode
+    | SetLeverage
     | TransferIsolatedMargin
     | SettleFunding
     | SetIndexMethodology
     | PublishIndex
+    | RecordStressReport
 )

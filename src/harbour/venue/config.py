@@ -18,6 +18,7 @@ from harbour.venue.commands import (
     SetInstrumentState,
     SetIssuerRegister,
     SetMarginAssetHaircut,
+    SetMarginTiers,
     SetReferencePrice,
 )
 from harbour.venue.events import (
@@ -29,12 +30,14 @@ from harbour.venue.events import (
     InstrumentStateChanged,
     IssuerRegisterUpdated,
     MarginAssetHaircutSet,
+    MarginTiersSet,
     ReferencePriceSet,
 )
 from harbour.venue.instruments import Instrument, listing_problem
 from harbour.venue.price_moves import after_mark_change
 from harbour.venue.rejects import rejected
 from harbour.venue.state import RISK_CURRENCY, VenueState
+from harbour.venue.tiers import tiers_problem
 
 C = RejectCode
 
@@ -176,6 +179,21 @@ def list_instrument(st: VenueState, seq: int, ts: int, cmd: ListInstrument, out:
             sfc_approval_ref=cmd.sfc_approval_ref,
         )
     )
+
+
+def set_margin_tiers(st: VenueState, seq: int, ts: int, cmd: SetMarginTiers, out: list[object]) -> None:
+    """Replace an instrument's brackets. Takes effect at once: the next mark change scans every
+    account against the new maintenance rates (a published change, see the disclosures)."""
+    inst = st.instruments.get(cmd.instrument)
+    if inst is None:
+        out.append(rejected(seq, ts, "set_margin_tiers", C.UNKNOWN_INSTRUMENT, instrument=cmd.instrument))
+        return
+    problem = tiers_problem(cmd.tiers, inst.max_leverage)
+    if problem is not None:
+        out.append(rejected(seq, ts, "set_margin_tiers", C.INVALID_PARAMETER, problem=problem))
+        return
+    inst.set_tiers(cmd.tiers)
+    out.append(MarginTiersSet(seq=seq, ts_ns=ts, instrument=cmd.instrument, tiers=tuple(t.row() for t in inst.tiers)))
 
 
 def set_instrument_state(st: VenueState, seq: int, ts: int, cmd: SetInstrumentState, out: list[object]) -> None:

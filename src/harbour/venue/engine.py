@@ -22,13 +22,16 @@ from harbour.venue.config import (
     set_instrument_state,
     set_issuer_register,
     set_margin_asset_haircut,
+    set_margin_tiers,
     set_reference_price,
 )
+from harbour.venue.config_version import CONFIGURATION_COMMANDS, versioned
 from harbour.venue.funding import settle_funding
 from harbour.venue.funds import (
     deposit,
     fund_platform_account,
     open_account,
+    set_leverage,
     set_margin_mode,
     set_pi_status,
     transfer_isolated_margin,
@@ -37,7 +40,9 @@ from harbour.venue.funds import (
 from harbour.venue.index_feed import publish_index, set_index_methodology
 from harbour.venue.margin import cross_equity_and_requirement, unrealised_pnl
 from harbour.venue.orders import amend_order, cancel_all_orders, cancel_order, place_order
+from harbour.venue.risk_reports import record_stress_report
 from harbour.venue.state import VenueState
+from harbour.venue.triggers import cancel_trigger_order, place_trigger_order
 
 Handler = Callable[[VenueState, int, int, Any, list[Any]], None]
 
@@ -49,6 +54,7 @@ _HANDLERS: dict[type, Handler] = {
     c.SetFxRate: set_fx_rate,
     c.SetEligibleReferenceAssets: set_eligible_reference_assets,
     c.ListInstrument: list_instrument,
+    c.SetMarginTiers: set_margin_tiers,
     c.SetInstrumentState: set_instrument_state,
     c.SetReferencePrice: set_reference_price,
     c.OpenAccount: open_account,
@@ -60,12 +66,18 @@ _HANDLERS: dict[type, Handler] = {
     c.CancelOrder: cancel_order,
     c.CancelAllOrders: cancel_all_orders,
     c.AmendOrder: amend_order,
+    c.PlaceTriggerOrder: place_trigger_order,
+    c.CancelTriggerOrder: cancel_trigger_order,
     c.SetMarginMode: set_margin_mode,
+    c.SetLeverage: set_leverage,
     c.TransferIsolatedMargin: transfer_isolated_margin,
     c.SettleFunding: settle_funding,
     c.SetIndexMethodology: set_index_methodology,
     c.PublishIndex: publish_index,
+    c.RecordStressReport: record_stress_report,
 }
+# configuration commands also version the published rulebook (venue.config_version)
+_HANDLERS.update({kind: versioned(_HANDLERS[kind]) for kind in CONFIGURATION_COMMANDS})
 
 
 def handled_command_types() -> frozenset[type]:

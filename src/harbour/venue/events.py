@@ -11,7 +11,7 @@ import msgspec
 
 from harbour.prices.index import IndexMethodology, IndexPrint
 from harbour.prices.mark import BasisSample
-from harbour.venue.commands import AccountKind, InstrumentState, Side, TimeInForce
+from harbour.venue.commands import AccountKind, InstrumentState, Side, TimeInForce, TriggerKind, WorkingType
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -79,6 +79,21 @@ class InstrumentStateChanged(_Event, frozen=True, tag="instrument_state_changed"
     old: InstrumentState
     new: InstrumentState
     reason: str
+
+
+class MarginTiersSet(_Event, frozen=True, tag="margin_tiers_set"):
+    """The published bracket table: (max_notional, max_leverage, initial_ppm, maintenance_ppm,
+    maintenance_amount) per bracket; maintenance margin = notional x rate - amount."""
+
+    instrument: str
+    tiers: tuple[tuple[int, int, int, int, int], ...]
+
+
+class LeverageSet(_Event, frozen=True, tag="leverage_set"):
+    account: int
+    instrument: str
+    old: int  # 0: the bracket maximum (no choice made)
+    new: int
 
 
 class ReferencePriceSet(_Event, frozen=True, tag="reference_price_set"):
@@ -160,6 +175,76 @@ class TradeExecuted(_Event, frozen=True, tag="trade_executed"):
     taker_realised_pnl: int
 
 
+class TriggerOrderAccepted(_Event, frozen=True, tag="trigger_order_accepted"):
+    """A trigger order is pending. ``working_price`` is the watched price (``working_type``:
+    MARK or LAST) at acceptance; ``reduce_only`` is as treated (a lapsed client's or a
+    close-only instrument's trigger is reduce-only)."""
+
+    trigger_id: int
+    account: int
+    instrument: str
+    side: Side
+    kind: TriggerKind
+    working_type: WorkingType
+    working_price: int
+    qty: int
+    trigger_price: int
+    price: int
+    tif: TimeInForce
+    reduce_only: bool
+    close_position: bool
+    callback_bps: int
+    activation_price: int
+    client_order_id: str
+
+
+class TrailingStopMoved(_Event, frozen=True, tag="trailing_stop_moved"):
+    """A trailing stop activated or its best price moved; it now fires at ``stop_price``."""
+
+    trigger_id: int
+    account: int
+    instrument: str
+    working_type: WorkingType
+    observed_price: int  # the watched price that moved it
+    extreme: int  # best price since activation (lowest for a buy, highest for a sell)
+    stop_price: int
+
+
+class TriggerOrderTriggered(_Event, frozen=True, tag="trigger_order_triggered"):
+    """A trigger order fired: ``observed_price`` of ``working_type`` reached ``stop_price``.
+
+    The order it places (id ``order_id`` = the trigger id) follows: its OrderAccepted and
+    trades, or a TriggerOrderCancelled naming why it could not be placed.
+    """
+
+    trigger_id: int
+    account: int
+    instrument: str
+    side: Side
+    kind: TriggerKind
+    working_type: WorkingType
+    observed_price: int
+    stop_price: int
+    order_id: int
+
+
+class TriggerOrderCancelled(_Event, frozen=True, tag="trigger_order_cancelled"):
+    """A trigger order ended without placing an order.
+
+    ``reason``: USER, CANCEL_ALL, or, after it fired, the reject code name of the order it
+    tried to place (e.g. INSUFFICIENT_MARGIN, REDUCE_ONLY_NO_POSITION); then ``code``,
+    ``message`` and ``detail`` are that reject's, as a Rejected event would carry them.
+    """
+
+    trigger_id: int
+    account: int
+    instrument: str
+    reason: str
+    code: int = 0
+    message: str = ""
+    detail: dict[str, str | int] = {}
+
+
 class MarginModeSet(_Event, frozen=True, tag="margin_mode_set"):
     account: int
     instrument: str
@@ -228,6 +313,26 @@ class MarkPriceSet(_Event, frozen=True, tag="mark_price_set"):
     interval_ns: int
 
 
+class StressReportRecorded(_Event, frozen=True, tag="stress_report_recorded"):
+    """A venue stress test summary was recorded (see ``RecordStressReport``); the latest is
+    venue state and appears in the disclosure's loss-waterfall figures."""
+
+    report_hash: str
+    as_of_seq: int
+    as_of_state_hash: str
+    library_version: str
+    scenarios: int
+    insurance_fund: int
+    capital_tranche: int
+    worst_scenario: str
+    worst_cover2_loss: int
+    worst_total_loss: int
+    worst_adl: int
+    cover2_failures: int
+    risk_currency: str
+    cover2_covered: bool  # no scenario needs ADL for the default of the two largest participants
+
+
 VenueEvent = (
     Rejected
     | AssetListed
@@ -246,9 +351,80 @@ VenueEvent = (
     | OrderCancelled
     | OrderAmended
     | TradeExecuted
+    | TriggerOrderAccepted
+    | TrailingStopMoved
+    | TriggerOrderTriggered
+    | TriggerOrderCancelled
     | MarginModeSet
     | FundingSettled
     | IndexMethodologySet
     | IndexPublished
     | MarkPriceSet
+    | StressReportRecorded
 )
+
+
+class LiquidationTriggered(_Event, frozen=True, tag="liquidation_triggered"):
+    """An account's margin balance fell below its maintenance margin at the mark.
+
+    ``scope`` is the isolated instrument, or "" for the cross-margin part of the account;
+    amounts are in ``currency`` micro-units (the risk currency for cross)."""
+
+    account: int
+    scope: str
+    margin_balance: int
+    maintenance: int
+    currency: str
+
+
+class LiquidationStepped(_Event, frozen=True, tag="liquidation_stepped"):
+    """One step of a liquidation: ``qty`` of the position toward a lower bracket.
+
+    ``book_qty`` filled in the book no worse than the bankruptcy price; ``backstop_qty``
+    filled in the book beyond it within the collar, its loss paid by the insurance fund
+    and then the operator's tranche; ``adl_qty`` auto-deleveraged at the bankruptcy price."""
+
+    account: int
+    instrument: str
+    side: Side
+    qty: int
+    mark: int
+    bankruptcy_price: int
+    book_qty: int
+    backstop_qty: int
+    adl_qty: int
+    liquidation_fee: int
+
+
+class AutoDeleveraged(_Event, frozen=True, tag="auto_deleveraged"):
+    """A profitable opposite position closed against a defaulter at the bankruptcy price.
+
+    ``rank`` is the counterparty's place in the published ADL queue (1 = first);
+    ``score`` = profit ratio x effective leverage as an exact fraction "num/den"."""
+
+    trade_id: int
+    instrument: str
+    price: int
+    qty: int
+    account: int  # the defaulter
+    counterparty: int
+    counterparty_side: Side  # the side the counterparty traded (closing its position)
+    rank: int
+    score: str
+    account_realised_pnl: int
+    counterparty_realised_pnl: int
+
+
+class LossReported(_Event, frozen=True, tag="loss_reported"):
+    """The report of one liquidation: who defaulted, what was closed, and which layer of the
+    published waterfall paid how much, in order. ``layers`` rows are (layer, asset, amount):
+    DEFAULTER_MARGIN is what the defaulter's wallets gave (fee included), LIQUIDATION_FEE the
+    fee the insurance fund received, INSURANCE_FUND and OPERATOR_TRANCHE their draws for
+    losses beyond the defaulter's margin, DEFICIT any rest (pauses withdrawals). ``adl``
+    rows are (counterparty, qty, price)."""
+
+    account: int
+    scope: str
+    closed: tuple[tuple[str, int], ...]  # (instrument, signed qty closed)
+    layers: tuple[tuple[str, str, int], ...]
+    adl: tuple[tuple[int, int, int], ...]

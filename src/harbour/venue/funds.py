@@ -19,12 +19,13 @@ from harbour.venue.commands import (
     Deposit,
     FundPlatformAccount,
     OpenAccount,
+    SetLeverage,
     SetMarginMode,
     SetProfessionalInvestorStatus,
     TransferIsolatedMargin,
     Withdraw,
 )
-from harbour.venue.events import AccountOpened, MarginModeSet, ProfessionalInvestorStatusSet, TransferPosted
+from harbour.venue.events import AccountOpened, LeverageSet, MarginModeSet, ProfessionalInvestorStatusSet, TransferPosted
 from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity
 from harbour.venue.rejects import rejected
 from harbour.venue.state import DEFICIT, EXTERNAL, FUNDABLE_PLATFORM_ACCOUNTS, RISK_CURRENCY, VenueState, isolated_account
@@ -193,6 +194,41 @@ def set_margin_mode(st: VenueState, seq: int, ts: int, cmd: SetMarginMode, out: 
     out.append(MarginModeSet(seq=seq, ts_ns=ts, account=cmd.account, instrument=cmd.instrument, isolated=cmd.isolated))
 
 
+def set_leverage(st: VenueState, seq: int, ts: int, cmd: SetLeverage, out: list[object]) -> None:
+    """Choose leverage on an instrument; a choice that raises the initial margin must still be covered."""
+    name = "set_leverage"
+    acct = st.accounts.get(cmd.account)
+    if acct is None:
+        out.append(rejected(seq, ts, name, C.UNKNOWN_ACCOUNT, account=cmd.account))
+        return
+    sym = cmd.instrument
+    inst = st.instruments.get(sym)
+    if inst is None:
+        out.append(rejected(seq, ts, name, C.UNKNOWN_INSTRUMENT, instrument=sym))
+        return
+    top = inst.tiers[0].max_leverage
+    if not 1 <= cmd.leverage <= top:
+        out.append(rejected(seq, ts, name, C.LEVERAGE_OUT_OF_RANGE, leverage=cmd.leverage, max_leverage=top))
+        return
+    old = acct.leverage.get(sym, 0)
+    pos = acct.positions.get(sym)
+    if pos is not None and not pos.is_idle():
+        after = instrument_requirement(pos, inst, cmd.leverage)
+        if after > instrument_requirement(pos, inst, old):
+            if pos.isolated:
+                equity = isolated_equity(st, acct, sym)
+                if after > equity:
+                    out.append(rejected(seq, ts, name, C.INSUFFICIENT_ISOLATED_MARGIN, required=after, available=equity))
+                    return
+            else:
+                equity, required = cross_equity_and_requirement(st, acct, sym, after)
+                if required > equity:
+                    out.append(rejected(seq, ts, name, C.INSUFFICIENT_MARGIN, required=required, available=equity, currency=RISK_CURRENCY))
+                    return
+    acct.leverage[sym] = cmd.leverage
+    out.append(LeverageSet(seq=seq, ts_ns=ts, account=acct.account_id, instrument=sym, old=old, new=cmd.leverage))
+
+
 def transfer_isolated_margin(st: VenueState, seq: int, ts: int, cmd: TransferIsolatedMargin, out: list[object]) -> None:
     acct = st.accounts.get(cmd.account)
     if acct is None:
@@ -220,7 +256,7 @@ def transfer_isolated_margin(st: VenueState, seq: int, ts: int, cmd: TransferIso
         postings: list[tuple[LedgerAccount, str, int]] = [(acct.account_id, asset, -amount), (iso, asset, amount)]
     else:
         balance = st.ledger.balance(iso, asset)
-        required = instrument_requirement(pos, inst)
+        required = instrument_requirement(pos, inst, acct.leverage.get(cmd.instrument, 0))
         equity = isolated_equity(st, acct, cmd.instrument, count_unrealised_gains=False)
         if balance < amount:
             out.append(rejected(seq, ts, "transfer_isolated_margin", C.INSUFFICIENT_BALANCE, balance=balance, asset=asset, amount=amount))

@@ -12,10 +12,12 @@ from harbour.venue.commands import (
     FundPlatformAccount,
     ListAsset,
     ListInstrument,
+    MarginTier,
     SetDepositBankAllowlist,
     SetEligibleReferenceAssets,
     SetFxRate,
     SetIssuerRegister,
+    SetMarginTiers,
     SetReferencePrice,
     VenueCommand,
 )
@@ -24,6 +26,21 @@ CENT = MICRO // 100  # fiat moves in whole cents
 
 BTCUSD = "BTCUSD"
 ETHHKD = "ETHHKD"
+
+
+# Conservative brackets (maintenance = half the initial rate), caps in USD for BTCUSD and
+# about 8x that in HKD for ETHHKD: (cap in currency units, max leverage, maintenance ppm).
+_BRACKETS = (
+    (250_000, 20, 25_000),
+    (1_000_000, 10, 50_000),
+    (5_000_000, 5, 100_000),
+    (20_000_000, 2, 250_000),
+    (50_000_000, 1, 500_000),
+)
+
+
+def _brackets(scale: int) -> tuple[MarginTier, ...]:
+    return tuple(MarginTier(max_notional=cap * scale * MICRO, max_leverage=lev, maintenance_ppm=mmr) for cap, lev, mmr in _BRACKETS)
 
 
 def default_genesis() -> list[VenueCommand]:
@@ -73,6 +90,8 @@ def default_genesis() -> list[VenueCommand]:
             market_collar_bps=100,
             sfc_approval_ref="SFC-PERP-DEMO-0002",
         ),
+        SetMarginTiers(instrument=BTCUSD, tiers=_brackets(1)),
+        SetMarginTiers(instrument=ETHHKD, tiers=_brackets(8)),
         SetReferencePrice(instrument=BTCUSD, price=9_500_000),  # 95,000.00 USD
         SetReferencePrice(instrument=ETHHKD, price=2_600_000),  # 26,000.00 HKD
         FundPlatformAccount(target="INSURANCE_FUND", asset="USD", amount=1_000_000 * MICRO),

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from collections import deque
 
-import msgspec
-
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import MAX_PRICE
 from harbour.prices.index import Fallback, check_methodology, compute_index, select_methodology
@@ -41,25 +39,8 @@ C = RejectCode
 HALT_REASON = "index halt trigger"
 
 
-def _malformed(cmd: SetIndexMethodology | PublishIndex) -> str | None:
-    """Why the command's nested fields do not have their declared types, or None.
-
-    msgspec does not type-check a Struct's constructor; the journal's codec refuses such
-    a command, but the engine is also driven directly, so it checks nested fields itself.
-    """
-    try:
-        msgspec.convert(msgspec.to_builtins(cmd), type(cmd))
-    except (msgspec.ValidationError, TypeError) as error:
-        return str(error)
-    return None
-
-
 def set_index_methodology(st: VenueState, seq: int, ts: int, cmd: SetIndexMethodology, out: list[object]) -> None:
     name = "set_index_methodology"
-    malformed = _malformed(cmd)
-    if malformed is not None:
-        out.append(rejected(seq, ts, name, C.MALFORMED_COMMAND, problem=malformed))
-        return
     inst = st.instruments.get(cmd.instrument)
     if inst is None:
         out.append(rejected(seq, ts, name, C.UNKNOWN_INSTRUMENT, instrument=cmd.instrument))
@@ -98,10 +79,6 @@ def _version_problem(st: VenueState, cmd: SetIndexMethodology, ts: int, price_de
 
 def publish_index(st: VenueState, seq: int, ts: int, cmd: PublishIndex, out: list[object]) -> None:
     name = "publish_index"
-    malformed = _malformed(cmd)
-    if malformed is not None:
-        out.append(rejected(seq, ts, name, C.MALFORMED_COMMAND, problem=malformed))
-        return
     inst = st.instruments.get(cmd.instrument)
     if inst is None:
         out.append(rejected(seq, ts, name, C.UNKNOWN_INSTRUMENT, instrument=cmd.instrument))

@@ -9,8 +9,9 @@ is refused otherwise). So notional = price x qty x unit_value, exactly.
 
 from __future__ import annotations
 
-from harbour.kernel.money import MAX_LEVERAGE, MONEY_DECIMALS, PPM
-from harbour.venue.commands import InstrumentState, ListInstrument
+from harbour.kernel.money import MAX_LEVERAGE, MONEY_DECIMALS
+from harbour.venue.commands import InstrumentState, ListInstrument, MarginTier
+from harbour.venue.tiers import build_tiers, default_tiers
 
 
 class Instrument:
@@ -37,6 +38,8 @@ class Instrument:
         "ref_price",
         "clearing_account",
         "spec",
+        "tier_spec",
+        "tiers",
     )
 
     def __init__(self, spec: ListInstrument) -> None:
@@ -53,8 +56,7 @@ class Instrument:
         self.min_qty = spec.min_qty
         self.max_qty = spec.max_qty
         self.max_leverage = spec.max_leverage
-        # initial margin rate = 1 / max leverage, rounded up (platform's favour)
-        self.imr_ppm = -(-PPM // spec.max_leverage)
+        self.set_tiers(default_tiers(spec.max_leverage))
         self.maker_fee_ppm = spec.maker_fee_ppm
         self.taker_fee_ppm = spec.taker_fee_ppm
         self.price_band_bps = spec.price_band_bps
@@ -65,6 +67,12 @@ class Instrument:
         self.clearing_account = "CLEARING:" + spec.instrument
         self.state = InstrumentState.OPEN
         self.ref_price = 0
+
+    def set_tiers(self, tiers: tuple[MarginTier, ...]) -> None:
+        self.tier_spec = tiers
+        self.tiers = build_tiers(tiers)
+        # the first bracket's initial margin rate (1 / its max leverage, rounded up)
+        self.imr_ppm = self.tiers[0].imr_ppm
 
 
 def listing_problem(spec: ListInstrument) -> str | None:

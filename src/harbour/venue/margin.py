@@ -9,24 +9,25 @@ settlement asset) plus its unrealised PnL, against that instrument's requirement
 
 Requirement of one instrument, in settlement micro-units:
   worst = max(|qty + open_buy_qty|, |qty - open_sell_qty|)
-  IM    = ceil(worst x ref x unit_value x imr_ppm / 1e6)
+  IM    = initial_margin(brackets, worst x ref x unit_value, account leverage)   (tiers.py)
         + premium of resting buys above ref and sells below ref (their immediate loss)
+Maintenance margin (MM) counts the position alone at the mark (tiers.maintenance_margin);
+an account whose margin balance (equity with every unrealised PnL counted) is below its
+MM is liquidated (liquidation.py).
 All integer; every rounding is in the platform's favour.
 """
 
 from __future__ import annotations
 
-from harbour.kernel.money import FX_SCALE, PPM
+from harbour.kernel.money import FX_SCALE
 from harbour.venue.accounts import Account, Position
 from harbour.venue.instruments import Instrument
 from harbour.venue.state import RISK_CURRENCY, VenueState, isolated_account
+from harbour.venue.tiers import initial_margin, maintenance_margin
 
 
-def requirement_of(
-    qty: int, open_buy_qty: int, open_buy_value: int, open_sell_qty: int, open_sell_value: int, inst: Instrument
-) -> int:
-    """Initial margin of the worst reachable position, settlement micro-units, rounded up."""
-    ref = inst.ref_price
+def worst_notional(qty: int, open_buy_qty: int, open_sell_qty: int, inst: Instrument) -> int:
+    """Notional at the reference price of the largest position reachable with the open orders."""
     long_reach = qty + open_buy_qty
     short_reach = qty - open_sell_qty
     if long_reach < 0:
@@ -34,7 +35,17 @@ def requirement_of(
     if short_reach < 0:
         short_reach = -short_reach
     worst = long_reach if long_reach > short_reach else short_reach
-    im = -((-worst * ref * inst.unit_value * inst.imr_ppm) // PPM)
+    return worst * inst.ref_price * inst.unit_value
+
+
+def requirement_of(
+    qty: int, open_buy_qty: int, open_buy_value: int, open_sell_qty: int, open_sell_value: int, inst: Instrument, leverage: int
+) -> int:
+    """Initial margin of the worst reachable position, settlement micro-units, rounded up.
+
+    ``leverage`` is the account's choice on the instrument (0: the bracket's maximum)."""
+    ref = inst.ref_price
+    im = initial_margin(inst.tiers, worst_notional(qty, open_buy_qty, open_sell_qty, inst), leverage)
     premium = 0
     if open_buy_qty:
         p = open_buy_value - open_buy_qty * ref
@@ -47,9 +58,16 @@ def requirement_of(
     return im + premium * inst.unit_value
 
 
-def instrument_requirement(pos: Position, inst: Instrument) -> int:
+def instrument_requirement(pos: Position, inst: Instrument, leverage: int) -> int:
     """Initial margin of a position with its open orders, settlement micro-units, rounded up."""
-    return requirement_of(pos.qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, inst)
+    return requirement_of(pos.qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, inst, leverage)
+
+
+def position_maintenance(qty: int, inst: Instrument) -> int:
+    """Maintenance margin of a position at the mark, settlement micro-units, rounded up."""
+    if qty < 0:
+        qty = -qty
+    return maintenance_margin(inst.tiers, qty * inst.ref_price * inst.unit_value)
 
 
 def unrealised_pnl(pos: Position, inst: Instrument) -> int:
@@ -87,6 +105,7 @@ def cross_equity_and_requirement(
     equity = cross_collateral(state, acct)
     requirement = 0
     instruments = state.instruments
+    leverage = acct.leverage
     fx = state.registry.fx_e8
     for sym, pos in acct.positions.items():
         if pos.isolated:
@@ -97,7 +116,9 @@ def cross_equity_and_requirement(
         elif not (qty or pos.open_buy_qty or pos.open_sell_qty):
             continue
         else:
-            req = requirement_of(qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, instruments[sym])
+            req = requirement_of(
+                qty, pos.open_buy_qty, pos.open_buy_value, pos.open_sell_qty, pos.open_sell_value, instruments[sym], leverage.get(sym, 0)
+            )
         inst = instruments[sym]
         upnl = (qty * inst.ref_price - pos.cost) * inst.unit_value if qty else 0
         if upnl > 0 and not count_unrealised_gains:
@@ -125,3 +146,38 @@ def isolated_equity(state: VenueState, acct: Account, sym: str, *, count_unreali
     if upnl > 0 and not count_unrealised_gains:
         upnl = 0
     return wallet + upnl
+
+
+def cross_margin_balance_and_maintenance(state: VenueState, acct: Account) -> tuple[int, int]:
+    """(margin balance, maintenance margin) of the cross part of an account, risk currency.
+
+    Margin balance = eligible collateral + every cross position's unrealised PnL at the
+    mark (gains count); maintenance = the sum of the cross positions' maintenance margins.
+    Conversions round balance down and maintenance up (the platform's favour).
+    """
+    balance = cross_collateral(state, acct)
+    maintenance = 0
+    instruments = state.instruments
+    fx = state.registry.fx_e8
+    for sym, pos in acct.positions.items():
+        qty = pos.qty
+        if pos.isolated or not qty:
+            continue
+        inst = instruments[sym]
+        upnl = (qty * inst.ref_price - pos.cost) * inst.unit_value
+        mm = position_maintenance(qty, inst)
+        ccy = inst.settlement_currency
+        if ccy == RISK_CURRENCY:
+            balance += upnl
+            maintenance += mm
+        else:
+            rate = fx[(ccy, RISK_CURRENCY)]
+            balance += (upnl * rate) // FX_SCALE
+            maintenance += -((-mm * rate) // FX_SCALE)
+    return balance, maintenance
+
+
+def isolated_margin_balance_and_maintenance(state: VenueState, acct: Account, sym: str) -> tuple[int, int]:
+    """(margin balance, maintenance margin) of an isolated position, settlement micro-units."""
+    pos = acct.positions[sym]
+    return isolated_equity(state, acct, sym), position_maintenance(pos.qty, state.instruments[sym])

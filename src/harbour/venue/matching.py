@@ -125,8 +125,12 @@ def match(
     seq: int,
     ts: int,
     out: list[object],
+    taker_fee_ppm: int,
 ) -> str:
-    """Match ``taker`` against the book; return why it stopped early ('' if it did not)."""
+    """Match ``taker`` against the book; return why it stopped early ('' if it did not).
+
+    The taker pays ``taker_fee_ppm`` (the instrument's taker fee; 0 for a liquidation
+    order, which pays the liquidation fee instead)."""
     sym = inst.symbol
     is_buy = taker.is_buy
     side = book.asks if is_buy else book.bids
@@ -163,7 +167,7 @@ def match(
                     if qty >= avail:
                         qty = avail
                         clip = True
-                _execute(st, inst, taker, taker_acct, taker_pos, maker, maker_acct, maker_pos, qty, best, seq, ts, out)
+                _execute(st, inst, taker, taker_acct, taker_pos, maker, maker_acct, maker_pos, qty, best, seq, ts, out, taker_fee_ppm)
                 if maker.qty == 0:
                     queue.popitem(last=False)
                     del book.orders[maker.order_id]
@@ -220,12 +224,13 @@ def _execute(
     seq: int,
     ts: int,
     out: list[object],
+    taker_fee_ppm: int,
 ) -> None:
     uv = inst.unit_value
     sym = inst.symbol
     asset = inst.settlement_asset
     notional = price * qty * uv
-    taker_fee = _fee(notional, inst.taker_fee_ppm)
+    taker_fee = _fee(notional, taker_fee_ppm)
     maker_fee = _fee(notional, inst.maker_fee_ppm)
 
     taker.qty -= qty

@@ -26,11 +26,12 @@ from harbour.venue.commands import (
 )
 from harbour.venue.events import OrderAccepted, OrderAmended
 from harbour.venue.instruments import Instrument
-from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity, requirement_of
+from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity, requirement_of, worst_notional
 from harbour.venue.matching import cancel_resting, fillable_qty, match, reducible_qty, release_open, retire
 from harbour.venue.price_moves import after_trades
 from harbour.venue.rejects import rejected
 from harbour.venue.state import RISK_CURRENCY, VenueState
+from harbour.venue.triggers import cancel_account_triggers
 
 C = RejectCode
 _HALTED = InstrumentState.HALTED
@@ -104,10 +105,15 @@ def _margin_problem(
     else:
         sell_qty += add_qty
         sell_value += add_qty * price
-    before = instrument_requirement(pos, inst)
-    after = requirement_of(pos.qty, buy_qty, buy_value, sell_qty, sell_value, inst)
+    leverage = acct.leverage.get(inst.symbol, 0)
+    before = instrument_requirement(pos, inst, leverage)
+    after = requirement_of(pos.qty, buy_qty, buy_value, sell_qty, sell_value, inst, leverage)
     if after <= before:
         return None
+    reach = worst_notional(pos.qty, buy_qty, sell_qty, inst)
+    limit = inst.tiers[-1].max_notional
+    if reach > limit:
+        return C.POSITION_LIMIT_EXCEEDED, {"notional": reach, "limit": limit}
     if pos.isolated:
         equity = isolated_equity(st, acct, inst.symbol)
         if after > equity:
@@ -231,7 +237,7 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
     # a fill-or-kill taker always expires self-trading makers (decision D9), so it fills all or nothing
     stp = _EXPIRE_MAKER if tif is _FOK else cmd.stp
     trades_before = st.next_trade_id
-    stopped = match(st, inst, book, order, acct, pos, stp, seq, ts, out) if crosses else ""
+    stopped = match(st, inst, book, order, acct, pos, stp, seq, ts, out, inst.taker_fee_ppm) if crosses else ""
     if order.qty:
         if not stopped and (tif is _GTC or tif is _POST_ONLY):
             book.rest(order)
@@ -280,6 +286,8 @@ def cancel_all_orders(st: VenueState, seq: int, ts: int, cmd: CancelAllOrders, o
             continue
         book: OrderBook = st.books[sym]
         cancel_resting(st, sym, book, book.orders[order_id], "CANCEL_ALL", seq, ts, out)
+    # as on Binance, cancel-all also cancels the account's pending trigger (conditional) orders
+    cancel_account_triggers(st, acct.account_id, cmd.instrument, "CANCEL_ALL", seq, ts, out)
 
 
 def amend_order(st: VenueState, seq: int, ts: int, cmd: AmendOrder, out: list[object]) -> None:

@@ -18,9 +18,11 @@ from harbour.prices.index import IndexMethodology, IndexPrint
 from harbour.prices.mark import BasisSample
 from harbour.venue.accounts import Account
 from harbour.venue.book import Order, OrderBook
-from harbour.venue.commands import InstrumentState, ListInstrument
+from harbour.venue.commands import InstrumentState, ListInstrument, MarginTier
+from harbour.venue.events import StressReportRecorded
 from harbour.venue.instruments import Instrument
 from harbour.venue.mark import FundingTerms
+from harbour.venue.trigger_book import TriggerOrder
 
 # Platform ledger accounts (strings); participants are ints.
 EXTERNAL = "EXTERNAL"
@@ -57,6 +59,11 @@ class VenueState:
         "last_trade_price",
         "basis_samples",
         "funding_terms",
+        "triggers",
+        "trigger_trade_cursor",
+        "config_version",
+        "config_since_seq",
+        "stress_report",
     )
 
     def __init__(self) -> None:
@@ -82,6 +89,17 @@ class VenueState:
         self.last_trade_price: dict[str, int] = {}
         self.basis_samples: dict[str, deque[BasisSample]] = {}
         self.funding_terms: dict[str, FundingTerms] = {}
+        # pending trigger orders (venue.triggers): instrument -> trigger id -> order, in id
+        # order; and per instrument the last trade id whose price the triggers have observed
+        self.triggers: dict[str, dict[int, TriggerOrder]] = {}
+        self.trigger_trade_cursor: dict[str, int] = {}
+        # the published configuration's version (venue.config_version): bumped by every command
+        # that changes the rulebook's configuration, with the seq of that change (no time: the
+        # state never depends on a configuration command's timestamp; the journal has it)
+        self.config_version = 0
+        self.config_since_seq = 0
+        # the latest venue stress test summary recorded (RecordStressReport), or None
+        self.stress_report: StressReportRecorded | None = None
 
     def withdrawals_paused(self) -> bool:
         """True while any unresolved deficit exists (a loss no layer has yet covered)."""
@@ -97,7 +115,12 @@ class VenueState:
                 for o in side.orders_in_priority()
             ]
         instruments = {
-            sym: {"spec": msgspec.to_builtins(i.spec), "state": i.state.value, "ref": i.ref_price}
+            sym: {
+                "spec": msgspec.to_builtins(i.spec),
+                "tiers": msgspec.to_builtins(i.tier_spec),
+                "state": i.state.value,
+                "ref": i.ref_price,
+            }
             for sym, i in sorted(self.instruments.items())
         }
         return {
@@ -128,6 +151,12 @@ class VenueState:
                 ]
                 for sym in sorted(set(self.last_trade_price) | set(self.basis_samples) | set(self.funding_terms))
             ],
+            "triggers": [
+                [sym, self.trigger_trade_cursor.get(sym, 0), [t.to_state() for _, t in sorted(self.triggers.get(sym, {}).items())]]
+                for sym in sorted(set(self.triggers) | set(self.trigger_trade_cursor))
+            ],
+            "config": [self.config_version, self.config_since_seq],
+            "stress": msgspec.to_builtins(self.stress_report) if self.stress_report is not None else None,
         }
 
     def encode(self) -> bytes:
@@ -143,6 +172,7 @@ class VenueState:
         st.registry = MarginAssetRegistry.from_state(s["registry"])
         for sym, i in s["instruments"].items():
             inst = Instrument(msgspec.convert(i["spec"], ListInstrument))
+            inst.set_tiers(msgspec.convert(i["tiers"], tuple[MarginTier, ...]))
             inst.state = InstrumentState(i["state"])
             inst.ref_price = i["ref"]
             st.instruments[sym] = inst
@@ -174,4 +204,13 @@ class VenueState:
             st.basis_samples[sym] = deque(BasisSample(ts_ns=t, mid=m, index=i) for t, m, i in samples)
             if terms is not None:
                 st.funding_terms[sym] = msgspec.convert(terms, FundingTerms)
+        for sym, cursor, rows in s.get("triggers", ()):
+            if cursor:
+                st.trigger_trade_cursor[sym] = cursor
+            if rows:
+                st.triggers[sym] = {row[0]: TriggerOrder.from_state(sym, row) for row in rows}
+        st.config_version, st.config_since_seq = s.get("config", (0, 0))
+        stress = s.get("stress")
+        if stress is not None:
+            st.stress_report = msgspec.convert(stress, StressReportRecorded)
         return st

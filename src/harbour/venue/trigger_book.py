@@ -1,0 +1,139 @@
+"""Pending trigger orders: the record kept in venue state until it fires or is cancelled.
+
+A trigger order holds no margin and is not on the book: it is a standing instruction
+to place an order when the price it watches (the mark or the last trade price, as the
+client chose) reaches its trigger. Its id is the seq of the command that accepted it;
+the order it places when it fires carries the same id.
+
+Kinds and the direction of their trigger (Binance USDⓈ-M semantics):
+
+- STOP_MARKET, STOP_LIMIT: a buy fires at price >= trigger, a sell at price <= trigger;
+- TAKE_PROFIT_MARKET, TAKE_PROFIT_LIMIT: a buy fires at price <= trigger, a sell at >= trigger;
+- TRAILING_STOP_MARKET: once active (at once, or when the price reaches the activation
+  price: a buy at price <= activation, a sell at >= activation) it tracks the best price
+  since activation (``extreme``: the lowest for a buy, the highest for a sell) and fires
+  when the price retraces ``callback_bps`` from it. Exact integers: a sell fires at
+  price x 10000 <= extreme x (10000 - callback), a buy at price x 10000 >= extreme x
+  (10000 + callback); ``stop_price`` is the tick-free price where that first holds.
+
+This module is a leaf (records only); the handlers and the firing are in triggers.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harbour.kernel.money import BPS
+from harbour.venue.commands import SelfTradePrevention, TimeInForce, TriggerKind, WorkingType
+
+_STOPS = (TriggerKind.STOP_MARKET, TriggerKind.STOP_LIMIT)
+_TRAILING = TriggerKind.TRAILING_STOP_MARKET
+
+
+class TriggerOrder:
+    """A pending trigger order (mutable only in its trailing-stop tracking fields)."""
+
+    __slots__ = (
+        "trigger_id",
+        "account",
+        "instrument",
+        "is_buy",
+        "qty",
+        "kind",
+        "working_type",
+        "trigger_price",
+        "price",
+        "tif",
+        "reduce_only",
+        "close_position",
+        "callback_bps",
+        "activation_price",
+        "stp",
+        "client_order_id",
+        "activated",
+        "extreme",
+        "upward",
+    )
+
+    def __init__(
+        self,
+        trigger_id: int,
+        account: int,
+        instrument: str,
+        is_buy: bool,
+        qty: int,
+        kind: TriggerKind,
+        working_type: WorkingType,
+        trigger_price: int,
+        price: int,
+        tif: TimeInForce,
+        reduce_only: bool,
+        close_position: bool,
+        callback_bps: int,
+        activation_price: int,
+        stp: SelfTradePrevention,
+        client_order_id: str,
+        activated: bool = False,
+        extreme: int = 0,
+    ) -> None:
+        self.trigger_id = trigger_id
+        self.account = account
+        self.instrument = instrument
+        self.is_buy = is_buy
+        self.qty = qty  # 0 for close_position (the whole position at firing)
+        self.kind = kind
+        self.working_type = working_type
+        self.trigger_price = trigger_price  # 0 for a trailing stop
+        self.price = price  # limit kinds only
+        self.tif = tif
+        self.reduce_only = reduce_only
+        self.close_position = close_position
+        self.callback_bps = callback_bps  # trailing stop only
+        self.activation_price = activation_price  # trailing stop only; 0 = active at once
+        self.stp = stp
+        self.client_order_id = client_order_id
+        self.activated = activated  # trailing stop: tracking the best price
+        self.extreme = extreme  # trailing stop: best price since activation
+        # derived: fires when the price rises to its level (else when it falls to it)
+        self.upward = is_buy if kind is _TRAILING else is_buy == (kind in _STOPS)
+
+    @property
+    def is_trailing(self) -> bool:
+        return self.kind is _TRAILING
+
+    def stop_price(self) -> int:
+        """The price at which it fires: the trigger, or an active trailing stop's level."""
+        if self.kind is not _TRAILING:
+            return self.trigger_price
+        if self.is_buy:
+            return -((-self.extreme * (BPS + self.callback_bps)) // BPS)  # lowest price that fires
+        return self.extreme * (BPS - self.callback_bps) // BPS  # highest price that fires
+
+    def to_state(self) -> list[object]:
+        return [
+            self.trigger_id,
+            self.account,
+            int(self.is_buy),
+            self.qty,
+            self.kind.value,
+            self.working_type.value,
+            self.trigger_price,
+            self.price,
+            self.tif.value,
+            int(self.reduce_only),
+            int(self.close_position),
+            self.callback_bps,
+            self.activation_price,
+            self.stp.value,
+            self.client_order_id,
+            int(self.activated),
+            self.extreme,
+        ]
+
+    @classmethod
+    def from_state(cls, instrument: str, row: list[Any]) -> TriggerOrder:
+        (tid, acct, buy, qty, kind, working, trigger, price, tif, ro, close, cb, activation, stp, coid, active, extreme) = row
+        return cls(
+            tid, acct, instrument, bool(buy), qty, TriggerKind(kind), WorkingType(working), trigger, price, TimeInForce(tif),
+            bool(ro), bool(close), cb, activation, SelfTradePrevention(stp), coid, bool(active), extreme,
+        )
