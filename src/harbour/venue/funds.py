@@ -26,7 +26,7 @@ from harbour.venue.commands import (
     Withdraw,
 )
 from harbour.venue.events import AccountOpened, LeverageSet, MarginModeSet, ProfessionalInvestorStatusSet, TransferPosted
-from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity
+from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity, raised_requirement_problem
 from harbour.venue.rejects import rejected
 from harbour.venue.state import DEFICIT, EXTERNAL, FUNDABLE_PLATFORM_ACCOUNTS, RISK_CURRENCY, VenueState, isolated_account
 
@@ -215,16 +215,10 @@ def set_leverage(st: VenueState, seq: int, ts: int, cmd: SetLeverage, out: list[
     if pos is not None and not pos.is_idle():
         after = instrument_requirement(pos, inst, cmd.leverage)
         if after > instrument_requirement(pos, inst, old):
-            if pos.isolated:
-                equity = isolated_equity(st, acct, sym)
-                if after > equity:
-                    out.append(rejected(seq, ts, name, C.INSUFFICIENT_ISOLATED_MARGIN, required=after, available=equity))
-                    return
-            else:
-                equity, required = cross_equity_and_requirement(st, acct, sym, after)
-                if required > equity:
-                    out.append(rejected(seq, ts, name, C.INSUFFICIENT_MARGIN, required=required, available=equity, currency=RISK_CURRENCY))
-                    return
+            problem = raised_requirement_problem(st, acct, inst, pos, after)
+            if problem is not None:
+                out.append(rejected(seq, ts, name, problem[0], **problem[1]))
+                return
     acct.leverage[sym] = cmd.leverage
     out.append(LeverageSet(seq=seq, ts_ns=ts, account=acct.account_id, instrument=sym, old=old, new=cmd.leverage))
 

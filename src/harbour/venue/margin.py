@@ -19,6 +19,7 @@ All integer; every rounding is in the platform's favour.
 
 from __future__ import annotations
 
+from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import FX_SCALE
 from harbour.venue.accounts import Account, Position
 from harbour.venue.instruments import Instrument
@@ -181,3 +182,21 @@ def isolated_margin_balance_and_maintenance(state: VenueState, acct: Account, sy
     """(margin balance, maintenance margin) of an isolated position, settlement micro-units."""
     pos = acct.positions[sym]
     return isolated_equity(state, acct, sym), position_maintenance(pos.qty, state.instruments[sym])
+
+
+def raised_requirement_problem(
+    state: VenueState, acct: Account, inst: Instrument, pos: Position, after: int
+) -> tuple[RejectCode, dict[str, str | int]] | None:
+    """Can the position's scope carry an instrument requirement raised to ``after``?
+
+    Isolated: the isolated equity must cover ``after``; cross: the account's whole cross
+    requirement, with this instrument's taken as ``after``, must fit within cross equity."""
+    if pos.isolated:
+        equity = isolated_equity(state, acct, inst.symbol)
+        if after > equity:
+            return RejectCode.INSUFFICIENT_ISOLATED_MARGIN, {"required": after, "available": equity}
+        return None
+    equity, required = cross_equity_and_requirement(state, acct, inst.symbol, after)
+    if required > equity:
+        return RejectCode.INSUFFICIENT_MARGIN, {"required": required, "available": equity, "currency": RISK_CURRENCY}
+    return None

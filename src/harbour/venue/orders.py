@@ -26,11 +26,11 @@ from harbour.venue.commands import (
 )
 from harbour.venue.events import OrderAccepted, OrderAmended
 from harbour.venue.instruments import Instrument
-from harbour.venue.margin import cross_equity_and_requirement, instrument_requirement, isolated_equity, requirement_of, worst_notional
+from harbour.venue.margin import instrument_requirement, raised_requirement_problem, requirement_of, worst_notional
 from harbour.venue.matching import cancel_resting, fillable_qty, match, reducible_qty, release_open, retire
 from harbour.venue.price_moves import after_trades
 from harbour.venue.rejects import rejected
-from harbour.venue.state import RISK_CURRENCY, VenueState
+from harbour.venue.state import VenueState
 from harbour.venue.triggers import cancel_account_triggers
 
 C = RejectCode
@@ -114,15 +114,7 @@ def _margin_problem(
     limit = inst.tiers[-1].max_notional
     if reach > limit:
         return C.POSITION_LIMIT_EXCEEDED, {"notional": reach, "limit": limit}
-    if pos.isolated:
-        equity = isolated_equity(st, acct, inst.symbol)
-        if after > equity:
-            return C.INSUFFICIENT_ISOLATED_MARGIN, {"required": after, "available": equity}
-        return None
-    equity, required = cross_equity_and_requirement(st, acct, inst.symbol, after)
-    if required > equity:
-        return C.INSUFFICIENT_MARGIN, {"required": required, "available": equity, "currency": RISK_CURRENCY}
-    return None
+    return raised_requirement_problem(st, acct, inst, pos, after)
 
 
 def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[object]) -> None:
