@@ -26,6 +26,7 @@ test: lint
 bench: $(STAMP)
 	$(PY) bench/engine_bench.py
 	$(PY) bench/broker_bench.py
+	$(PY) bench/venue_risk_bench.py  # liquidation scan and funding over 10^6 accounts (about 2 minutes)
 
 # Opt-in: the same benchmark against the engine's hot modules compiled with mypyc, installed
 # (non-editable) in a separate venv; its state-hash check proves compiled == pure Python.

@@ -1,6 +1,6 @@
 """Broker benchmark: revalue 10^5 clients on one price tick, and 10^5 clients x 50 scenarios.
 
-Prints ONE JSON object to stdout. Not wired into ``make bench`` (the lead wires it).
+Prints ONE JSON object to stdout; ``make bench`` runs it after the engine benchmark.
 
 * Book: 100,000 seeded synthetic clients as ``BookColumns`` int64 columns (BTC, ETH and
   up to three of 20 securities each), built directly (not through the engine: onboarding

@@ -28,6 +28,7 @@ from harbour.broker.commands import (
     MarkVirtualAsset,
     OpenVaFacility,
     RecordBookFigures,
+    RecordLimitException,
     RecordVaSuitability,
     RegisterSecuritiesMarginAccount,
     SetSecurityMarginRatio,
@@ -144,6 +145,13 @@ class Broker:
     def book_figures(self, *, shareholders_funds: int = hkd(10**9), capital: int = hkd(10**9), securities_margin_loans: int = hkd(10**9)) -> None:
         """Record the book figures (C1-C4 in force from here); the defaults leave C2/C4 slack."""
         self.ok(RecordBookFigures(shareholders_funds=shareholders_funds, capital=capital, securities_margin_loans=securities_margin_loans))
+
+    def waive_single_stock_limit(self, code: str = "0005") -> None:
+        """A C5_STOCK register entry for ``code`` (tests of other limits on a book too small for its stock)."""
+        self.ok(RecordLimitException(
+            limit_id="C5_STOCK", client=0, instrument=code, justification="test book: C5 is tested on its own",
+            approver="CRO", expiry_ns=self.ts + 365 * 24 * HOUR_NS,
+        ))  # fmt: skip
 
     def mixed_client(self, client: int = 1, *, related_group: str = "", financed_btc: int = 4) -> int:
         """§2.2 mixed client: 1,000,000 of stock 0005 at 70%, then ``financed_btc`` BTC bought on loan at 100,000."""

@@ -25,8 +25,8 @@ def _busy_book() -> Broker:
     b.deposit_cash(3, hkd(10_000))
     for price in (90_000, 70_000, 52_000, 75_000, 20_000):
         b.mark_va("BTC", hkd(price))
+    b.mark_security("0005", hkd(30))  # the close, then HKEX shuts: 0005 stays at 30 (V1)
     b.ok(SetExchangeSession(is_open=False))
-    b.mark_security("0005", hkd(30))
     b.ok(ReviewMargins(), ts=b.ts + 3 * 86_400 * 10**9)
     b.ok(SetExchangeSession(is_open=True))
     return b

@@ -9,8 +9,10 @@ from harbour.broker.commands import (
     BuyVirtualAsset,
     ConfigureBroker,
     DepositCash,
+    MarkSecurity,
     OpenVaFacility,
     RecordVaSuitability,
+    SetExchangeSession,
     SetSecuritySuspended,
 )
 from harbour.broker.config import SizeAddOnTier, VaHaircutRule
@@ -167,6 +169,22 @@ def test_suspended_security_counts_zero_at_once() -> None:
 
     fig = b.figures(1)
     assert (fig.market_value, fig.margin_value) == (0, 0)
+
+
+def test_securities_are_marked_in_hkex_sessions_and_stay_at_the_last_close_otherwise() -> None:
+    b = Broker()
+    b.list_security("0700", 5_000, hkd(400))
+    b.onboard(1)
+    b.deposit_shares(1, "0700", 1_000)
+    b.mark_security("0700", hkd(390))  # the close
+    b.ok(SetExchangeSession(is_open=False))
+
+    b.reject(MarkSecurity(security="0700", price=hkd(300)), C.SECURITY_MARK_OUTSIDE_SESSION)
+    frozen = b.figures(1).market_value
+    b.ok(SetExchangeSession(is_open=True))
+    b.mark_security("0700", hkd(300))
+
+    assert (frozen, b.figures(1).market_value) == (hkd(390_000), hkd(300_000))
 
 
 def test_capital_view_counts_va_zero_beside_the_house_view() -> None:

@@ -96,6 +96,7 @@ def test_c2_single_client_and_related_group_limits_block_new_financing() -> None
     b.book_figures(shareholders_funds=hkd(1_000_000))  # 20% -> 200,000 per client and per group
     b.mixed_client(1, related_group="G", financed_btc=0)
     b.mixed_client(2, related_group="G", financed_btc=0)
+    b.waive_single_stock_limit("0005")  # 1,400,000 of 0005 margin value is above C5's 200,000 too
 
     b.reject(_buy4(1), C.SINGLE_CLIENT_LIMIT_EXCEEDED)
     b.buy(1, "BTC", coins(1), BTC_100K)
@@ -109,13 +110,15 @@ def test_c2_single_client_and_related_group_limits_block_new_financing() -> None
 def test_c2_group_exception_lets_the_member_borrow() -> None:
     b = Broker()
     b.book_figures(shareholders_funds=hkd(1_000_000))
+    b.list_security("0005", 7_000, hkd(100))
+    b.waive_single_stock_limit("0005")
     b.mixed_client(1, related_group="G", financed_btc=2)
     b.mixed_client(2, related_group="G", financed_btc=0)
     _exception(b, "C2_GROUP", 2)
 
     out = b.buy(2, "BTC", coins(1), BTC_100K)
 
-    assert [a.limit_id for a in b.events_of(LimitExceptionApplied, out)] == ["C2_GROUP"]
+    assert [a.limit_id for a in b.events_of(LimitExceptionApplied, out)] == ["C2_GROUP", "C5_STOCK"]
 
 
 def test_c4_va_share_of_book_and_total_loans_over_five_times_capital_block_new_financing() -> None:

@@ -198,9 +198,9 @@ def test_sell_out_waits_for_the_session_when_only_securities_are_left() -> None:
     b.onboard(1)
     b.deposit_shares(1, "0003", 100_000)  # 1,000,000, MV 600,000
     b.buy(1, "BTC", coins(5), BTC_100K)  # L 500,000, MV 800,000
-    b.ok(SetExchangeSession(is_open=False))
-    b.mark_va("BTC", hkd(1))  # BTC is worthless: R = 500 / 600 = 83%
-    b.mark_security("0003", hkd(7))  # MV 420,000: R = 119%, securities-driven call
+    b.mark_security("0003", hkd(7))  # the close: MV 420,000 + 200,000, R = 81%
+    b.ok(SetExchangeSession(is_open=False))  # 0003 stays at 7 until the next session (V1)
+    b.mark_va("BTC", hkd(1))  # BTC is worthless: MV 420,000, R = 119%, a call
 
     waiting = b.ok(ReviewMargins(), ts=b.state.clients[1].call.deadline_ns)  # type: ignore[union-attr]
     still_called = b.state.clients[1].call is not None

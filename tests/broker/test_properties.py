@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from harbour.broker import BrokerConfig
 from harbour.broker.commands import (
+    AccrueInterest,
     BuyVirtualAsset,
     DepositCash,
     DepositVirtualAsset,
@@ -17,6 +18,7 @@ from harbour.broker.commands import (
     EncumbrancePurpose,
     MarkSecurity,
     MarkVirtualAsset,
+    RecordAverageDailyVolume,
     ReviewMargins,
     SetExchangeSession,
     WithdrawCash,
@@ -63,6 +65,8 @@ def test_margin_ratio_never_rises_when_prices_rise(
         b.deposit_va(1, "BTC", btc)
     if eth:
         b.deposit_va(1, "ETH", eth)
+    b.ok(RecordAverageDailyVolume(instrument="BTC", qty=coins(500)))  # C3: large holdings count at k < 1
+    b.ok(RecordAverageDailyVolume(instrument="0001", qty=200_000))  # C5 size haircut
 
     def figures_at(share_price: int, btc_price: int, eth_price: int):  # type: ignore[no-untyped-def]
         b.state.securities["0001"].price = share_price
@@ -97,7 +101,10 @@ def test_forced_sale_restores_the_target_ratio_whenever_the_closed_form_allows(
     b.deposit_va(1, "BTC", held_btc)
     if shares:
         b.deposit_shares(1, "0001", shares)
-    headroom = b.figures(1).margin_value * 10 // 16  # buying x adds 0.4 x of margin value: x <= MV / 0.6
+    b.ok(RecordAverageDailyVolume(instrument="BTC", qty=coins(1_000)))  # C3: k = 0.9 above 10 BTC
+    b.ok(RecordAverageDailyVolume(instrument="0001", qty=1_000_000))  # C5: k = 0.9 above 10,000 shares
+    # buying x adds at least 0.36 x of margin value and k may fall to 0.9 on the whole BTC holding: x <= 0.9 MV / 0.64
+    headroom = b.figures(1).margin_value * 9 // 10 * 100 // 64
     qty = headroom * borrow_bps // 10_000 * 10**8 // BTC_100K
     if qty:
         b.buy(1, "BTC", qty, BTC_100K)
@@ -130,7 +137,9 @@ _commands = st.one_of(
     st.builds(WithdrawCash, client=st.integers(1, 3), amount=st.integers(1, hkd(100_000))),
     st.builds(EncumberVirtualAsset, client=st.integers(1, 3), lot=st.integers(1, 6), qty=st.integers(1, coins(1)), purpose=st.sampled_from(list(EncumbrancePurpose))),
     st.builds(SetExchangeSession, is_open=st.booleans()),
+    st.builds(RecordAverageDailyVolume, instrument=st.sampled_from(["BTC", "ETH", "0001"]), qty=st.integers(1, coins(2_000))),
     st.just(ReviewMargins()),
+    st.builds(AccrueInterest, days=st.integers(1, 30)),
 )
 
 

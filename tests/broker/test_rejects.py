@@ -28,9 +28,11 @@ from harbour.broker.commands import (
     MarkVirtualAssetFeeds,
     OpenVaFacility,
     ReconcileCustody,
+    RecordAverageDailyVolume,
     RecordVaSuitability,
     RegisterSecuritiesMarginAccount,
     ResolveCustodyBreak,
+    SetExchangeSession,
     SetSecurityMarginRatio,
     WithdrawCash,
     WithdrawSecurities,
@@ -199,6 +201,8 @@ def _single_client(b: Broker) -> object:
 
 def _related_group(b: Broker) -> object:
     b.book_figures(shareholders_funds=hkd(1_000_000))  # C2 caps 200,000 per client and per group
+    b.list_security("0005", 7_000, hkd(100))
+    b.waive_single_stock_limit("0005")  # C5's 200,000 would stop the first purchase
     b.mixed_client(1, related_group="FAMILY-A", financed_btc=0)
     b.buy(1, "BTC", coins(1) * 3 // 2, BTC_100K)
     b.mixed_client(2, related_group="FAMILY-A", financed_btc=0)
@@ -240,6 +244,44 @@ def _no_open_custody_break(b: Broker) -> object:
     return ResolveCustodyBreak(break_id=1, resolution="statement corrected", approver="ops-head")
 
 
+def _above_stressed_nav(b: Broker) -> object:
+    b.mark_va("BTC", BTC_100K)
+    b.onboard(1, credit_limit=hkd(1_000_000))
+    b.deposit_va(1, "BTC", coins(10))
+    b.buy(1, "BTC", coins(4), BTC_100K)  # NAV 1,000,000; BTC at -30%: stressed NAV 580,000, supports 1,160,000
+    return ChangeCreditLimit(client=1, new_limit=hkd(1_500_000), reason_code="CLIENT_REQUEST", approver="head-of-credit")
+
+
+def _liquidation_capacity(b: Broker) -> object:
+    b.book_figures()
+    b.mixed_client(1, financed_btc=0)
+    b.ok(RecordAverageDailyVolume(instrument="BTC", qty=coins(10)))  # one day at 20%: 2 BTC
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(4), price=BTC_100K)
+
+
+def _single_stock(b: Broker) -> object:
+    b.book_figures(shareholders_funds=hkd(1_000_000))  # C5: 200,000 of margin value in one stock
+    b.mixed_client(1, financed_btc=0)  # 700,000 of 0005 margin value
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K)
+
+
+def _correlated_group(b: Broker) -> object:
+    b.ok(ConfigureBroker(config=BrokerConfig(correlated_group_max_bps=3_000)))  # group: 1,200,000 of 4,000,000
+    b.book_figures(shareholders_funds=hkd(4_000_000))  # one stock: 800,000
+    for code in ("0005", "0011"):
+        b.ok(SetSecurityMarginRatio(security=code, margin_ratio_bps=7_000, correlation_group="HK-BANKS"))
+        b.ok(MarkSecurity(security=code, price=hkd(100)))
+    b.mixed_client(1, financed_btc=0)  # 0005: 700,000
+    b.deposit_shares(1, "0011", 11_000)  # 0011: 770,000; the group 1,470,000
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K)
+
+
+def _mark_outside_session(b: Broker) -> object:
+    b.list_security("0005", 7_000, hkd(100))
+    b.ok(SetExchangeSession(is_open=False))
+    return MarkSecurity(security="0005", price=hkd(90))
+
+
 ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.UNKNOWN_CLIENT: _unknown_client,
     C.CLIENT_ALREADY_EXISTS: _client_exists,
@@ -276,6 +318,11 @@ ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.CUSTODY_BREAK_OPEN: _custody_break_open,
     C.NO_OPEN_CUSTODY_BREAK: _no_open_custody_break,
     C.CUSTODY_STATEMENT_MISSING: _custody_statement_missing,
+    C.CREDIT_LIMIT_ABOVE_STRESSED_NAV: _above_stressed_nav,
+    C.LIQUIDATION_CAPACITY_EXCEEDED: _liquidation_capacity,
+    C.SINGLE_STOCK_LIMIT_EXCEEDED: _single_stock,
+    C.CORRELATED_GROUP_LIMIT_EXCEEDED: _correlated_group,
+    C.SECURITY_MARK_OUTSIDE_SESSION: _mark_outside_session,
 }
 
 

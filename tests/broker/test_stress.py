@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harbour.broker import stress as broker_stress
+from harbour.broker.commands import RecordAverageDailyVolume
 from harbour.broker.stress import BookColumns, book_deficit, inputs_for, reverse_stress, run_stress, stress_grid
 from harbour.broker.stress_reference import reference_figures
 from harbour.broker.stress_scenarios import LIBRARY, TIERS, instantaneous, validate_scenario
@@ -78,7 +79,19 @@ def test_deficit_and_calls_monotone_in_uniform_shock(sim_state, book: Broker) ->
     assert grid.deficit_blocked[:, -1].sum() > 0
 
 
-def test_vectorised_equals_scalar_reference(book: Broker) -> None:
+@pytest.fixture(scope="module")
+def book_with_adv(book: Broker) -> Broker:
+    b = Broker()
+    for _seq, ts, cmd in book.commands:
+        b.do(cmd, ts=ts)
+    b.ok(RecordAverageDailyVolume(instrument="BTC", qty=coins(500)))  # C3: client 1's 14 BTC count at k = 0.9
+    b.ok(RecordAverageDailyVolume(instrument="0005", qty=500_000))  # C5: client 2's 10,000 shares at k = 0.9
+    return b
+
+
+@pytest.mark.parametrize("which", ["book", "book_with_adv"])
+def test_vectorised_equals_scalar_reference(which: str, request: pytest.FixtureRequest) -> None:
+    book: Broker = request.getfixturevalue(which)
     cols = BookColumns.from_state(book.state)
     _, grid = run_stress(cols, inputs_for(book.state.config, 0))
     rng = random.Random(5)

@@ -13,7 +13,7 @@ def test_broker_simulate_prints_stress_table() -> None:
     result = runner.invoke(app, ["broker", "simulate", "--seed", "5", "--clients", "20", "--hours", "48"], env={"COLUMNS": "220"})
     assert result.exit_code == EXIT_OK, result.output
     for text in ("Broker simulation: seed 5", "Warnings and margin calls", "Forced sales", "Stress table", "Tier extreme", "COVID Black Thursday",
-                 "reverse stress (S4)", "all broker invariants hold"):
+                 "reverse stress (S4)", "Stress reruns (S1", "END_OF_DAY", "all broker invariants hold"):
         assert text in result.output, text
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from harbour.cli.main import EXIT_OK, app
-from harbour.kernel.money import parse_units
+from harbour.broker.reconciliation import book_holdings
+from harbour.broker.valuation import client_nav
+from harbour.cli.main import EXIT_ERROR, EXIT_OK, app
+from harbour.kernel.money import format_units, parse_units
 from harbour.sim.broker_report import (
     ATTEST_HEADER,
     CREDIT_HEADER,
@@ -111,3 +114,68 @@ def test_credit_audit_states_refused_reason_and_frr_counts_va_at_zero(report_dir
     assert frr and all(parse_units(r["va_margin_value_frr_hkd"], 6) == 0 for r in frr)
     stress = _rows(report_dir / "4_stress_pack.csv")
     assert stress[-1]["scenario"] == "REVERSE_STRESS_THRESHOLD" and len(stress) > 1
+
+
+def test_dashboard_and_credit_audit_show_the_stressed_nav_used_in_credit_assessment(report_dir: Path) -> None:
+    run = run_for_report(BrokerSimConfig(seed=SEED, clients=12, hours=48))
+    dash = [r for r in _rows(report_dir / "1_dashboard.csv") if r["client"] != "TOTAL"]
+    for r in dash:
+        nav = client_nav(run.state, int(r["client"]))
+        assert (parse_units(r["nav_hkd"], 6), parse_units(r["stressed_nav_hkd"], 6)) == (nav.nav, nav.stressed_nav)
+        assert nav.stressed_nav <= nav.nav
+    assert any(parse_units(r["stressed_nav_hkd"], 6) < parse_units(r["nav_hkd"], 6) for r in dash)
+    md = (report_dir / "6_credit_limit_audit.md").read_text(encoding="utf-8")
+    assert "CREDIT_LIMIT_ABOVE_STRESSED_NAV; state unchanged: YES. Control effective: **YES**" in md
+    assert {"nav_hkd", "stressed_nav_hkd", "supported_limit_hkd"} <= set(_rows(report_dir / "6_credit_limit_audit.csv")[0])
+
+
+def test_smf_monitor_measures_liquidation_capacity_single_stocks_and_correlated_groups(report_dir: Path) -> None:
+    rows = _rows(report_dir / "3_smf_monitor.csv")
+    sections = {(r["section"], r["item"]): r for r in rows}
+    assert sections[("LIQUIDITY", "BTC")]["status"] == "WITHIN" and "capacity" in sections[("LIQUIDITY", "BTC")]["detail"]
+    assert {code for section, code in sections if section == "SINGLE_STOCK"} == {"0005", "0700", "9988", "1810", "8001"}
+    assert sections[("CORRELATED_GROUP", "HK-TECH")]["limit"] == "40.00"
+    limit_rows = [r for r in rows if r["section"] != "EXCEPTION"]  # register entries are ACTIVE or EXPIRED
+    assert all(r["status"] in ("", "WITHIN", "BREACH", "NOT_MEASURED") or r["status"].startswith("EXCEPTION_") for r in limit_rows)
+
+
+def test_stress_pack_is_stored_with_inputs_seed_and_the_s1_reruns(report_dir: Path) -> None:
+    stored = json.loads((report_dir / "4_stress_pack.json").read_text(encoding="utf-8"))
+    assert stored["seed"] == SEED and stored["stress_report"]["inputs"]["seed"] == SEED
+    assert len(stored["stress_report"]["scenarios"]) == len(stored["stress_report"]["results"])
+    triggers = [r["trigger"] for r in stored["s1_runs"]]
+    assert triggers[0] == "PRE_CRASH" and "END_OF_DAY" in triggers
+    assert "## S1 run log" in (report_dir / "4_stress_pack.md").read_text(encoding="utf-8")
+
+
+def test_an_external_custody_statement_file_with_a_difference_opens_a_break_shown_in_the_attestation(tmp_path: Path) -> None:
+    run = run_for_report(BrokerSimConfig(seed=SEED, clients=12, hours=48))
+    holdings = sorted((cid, asset, qty) for (cid, asset), qty in book_holdings(run.state).items())
+    cid, asset, qty = holdings[0]
+    lines = ["client,asset,qty"] + [f"{c},{a},{format_units(q - (1 if (c, a) == (cid, asset) else 0), 8)}" for c, a, q in holdings]
+    statement = tmp_path / "custody.csv"
+    statement.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+
+    result = runner.invoke(app, ["broker", "report", "--seed", str(SEED), "--out", str(out), *ARGS, "--custody-statement", str(statement)])
+
+    assert result.exit_code == EXIT_OK, result.output
+    md = (out / "7_encumbrance_attestation.md").read_text(encoding="utf-8")
+    assert "external file `custody.csv`" in md and "new financing is BLOCKED" in md
+    assert "| OPEN |" in md and f"| {cid} | {asset} | {format_units(qty - 1, 8)} | {format_units(qty, 8)} |" in md
+
+
+def test_a_malformed_custody_statement_file_is_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("client,asset\n1,BTC\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["broker", "report", "--seed", "3", "--out", str(tmp_path / "o"), *ARGS, "--custody-statement", str(bad)])
+
+    assert result.exit_code == EXIT_ERROR
+
+
+def test_call_log_shows_each_v2_price_alert_with_its_feeds_and_the_lower_price_used(report_dir: Path) -> None:
+    alerts = [r for r in _rows(report_dir / "2_margin_call_log.csv") if r["event"] == "PRICE_ALERT"]
+
+    assert alerts and all(r["instrument"] in ("BTC", "ETH") and "(primary)" in r["price_inputs"] for r in alerts)
+    assert all(set(r["cause_or_trigger"].split("+")) <= {"STALE_FEED", "DIVERGENT_FEEDS", "TOO_FEW_REFERENCES"} for r in alerts)

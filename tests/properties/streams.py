@@ -20,6 +20,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harbour.kernel.money import MICRO
+from harbour.prices.funding import PremiumWeighting
 from harbour.prices.index import Constituent, IndexMethodology, InputKind, PriceInput
 from harbour.venue.commands import (
     AmendOrder,
@@ -34,12 +35,14 @@ from harbour.venue.commands import (
     PublishIndex,
     SelfTradePrevention,
     SetDepositBankAllowlist,
+    SetFundingParameters,
     SetFxRate,
     SetIndexMethodology,
     SetInstrumentState,
     SetIssuerRegister,
     SetMarginAssetHaircut,
     SetMarginMode,
+    SetMarkParameters,
     SetProfessionalInvestorStatus,
     SetReferencePrice,
     SettleFunding,
@@ -136,7 +139,8 @@ mode_intents = st.tuples(st.just("mode"), accounts, symbols, st.booleans())
 isolated_intents = st.tuples(st.just("isolated"), accounts, symbols, st.integers(-5_000, 20_000))
 fx_intents = st.tuples(st.just("fx"), st.integers(770_000_000, 790_000_000))
 haircut_intents = st.tuples(st.just("haircut"), st.integers(0, 3_000))
-# (rate per 1e8: mostly realistic, sometimes the bound's edge or past it; interval hours, 25 is refused; mark bps from the reference)
+# (rate per 1e8: mostly realistic, sometimes the bound's edge or past it; interval hours: 0 = the configured
+# interval, others are refused unless configured (25 always); mark bps from the reference)
 funding_intents = st.tuples(
     st.just("funding"),
     symbols,
@@ -145,8 +149,28 @@ funding_intents = st.tuples(
         (2, st.integers(-10_000_000, 10_000_000)),
         (1, st.sampled_from([0, 100_000_000, -100_000_000, 100_000_001])),
     ),
-    weighted((6, st.sampled_from([1, 4, 8])), (1, st.sampled_from([24, 25]))),
+    weighted((6, st.just(0)), (1, st.sampled_from([1, 4, 8, 24, 25]))),
     moves_bps,
+)
+# funding parameters: (interval hours, 25 is refused; premium sample seconds, 7 and 0 are refused; interest and
+# dampener per 1e8, a negative dampener is refused; cap fraction bps, 0 is refused; impact notional units, 0 is refused)
+funding_parameter_intents = st.tuples(
+    st.just("funding_parameters"),
+    symbols,
+    weighted((4, st.sampled_from([1, 4, 8])), (1, st.sampled_from([24, 25]))),
+    weighted((4, st.just(5)), (1, st.sampled_from([60, 7, 0]))),
+    st.integers(-20_000, 20_000),
+    weighted((4, st.sampled_from([0, 50_000])), (1, st.just(-1))),
+    weighted((4, st.sampled_from([5_000, 7_500, 10_000])), (1, st.just(0))),
+    weighted((4, st.sampled_from([25_000, 200_000])), (1, st.just(0))),
+    st.sampled_from(list(PremiumWeighting)),
+)
+# mark parameters: (basis window seconds, 0 and 25 h are refused; sample seconds, 0 and beyond the window are refused)
+mark_parameter_intents = st.tuples(
+    st.just("mark_parameters"),
+    symbols,
+    weighted((4, st.sampled_from([60, 300])), (1, st.sampled_from([0, 90_000]))),
+    weighted((4, st.sampled_from([1, 5])), (1, st.sampled_from([0, 600]))),
 )
 
 # (live constituent venues of the four, 3 needed; price bps from the reference)
@@ -200,6 +224,8 @@ def intents() -> st.SearchStrategy[tuple[Any, ...]]:
         (1, fx_intents),
         (1, haircut_intents),
         (3, funding_intents),
+        (1, funding_parameter_intents),
+        (1, mark_parameter_intents),
         (2, index_intents),
         (5, trigger_intents),
         (2, cancel_trigger_intents),
@@ -352,7 +378,23 @@ def _command_for(v: Venue, intent: tuple[Any, ...]) -> object:
         _, sym, rate, hours, bps = intent
         inst = v.state.instruments[sym]
         mark = inst.ref_price * (10_000 + bps) // 10_000
-        return SettleFunding(instrument=sym, rate_e8=rate, interval_ns=hours * 3_600 * 10**9, mark_price=mark)
+        interval = hours * 3_600 * 10**9 if hours else inst.funding_schedule.interval_ns
+        return SettleFunding(instrument=sym, rate_e8=rate, interval_ns=interval, mark_price=mark)
+    if kind == "funding_parameters":
+        _, sym, hours, sample_s, interest, dampener, cap_bps, impact_units, weighting = intent
+        return SetFundingParameters(
+            instrument=sym,
+            interval_ns=hours * 3_600 * 10**9,
+            interest_rate_e8=interest,
+            dampener_e8=dampener,
+            cap_fraction_bps=cap_bps,
+            premium_sample_interval_ns=sample_s * 10**9,
+            impact_notional=impact_units * MICRO,
+            weighting=weighting,
+        )
+    if kind == "mark_parameters":
+        _, sym, window_s, sample_s = intent
+        return SetMarkParameters(instrument=sym, basis_window_ns=window_s * 10**9, basis_sample_interval_ns=sample_s * 10**9)
     if kind == "index":
         # the first index intent of an instrument configures its methodology; later ones publish
         _, sym, live, bps = intent

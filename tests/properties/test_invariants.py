@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given
 
 from harbour.venue import check_all
-from harbour.venue.events import TradeExecuted, TransferPosted
+from harbour.venue.events import AutoDeleveraged, TradeExecuted, TransferPosted
 
 from properties.profile import examples
 from properties.streams import Setup, run_stream, setups, streams
@@ -43,7 +43,7 @@ def test_every_ledger_balance_is_reproduced_by_the_transfer_events(setup: Setup,
 
 @examples(40)
 @given(setup=setups(), stream=streams(max_size=90))
-def test_positions_are_reproduced_by_the_trade_events(setup: Setup, stream: list[tuple[Any, ...]]) -> None:
+def test_positions_are_reproduced_by_the_trade_and_deleveraging_events(setup: Setup, stream: list[tuple[Any, ...]]) -> None:
     v = run_stream(setup, stream, check_rejects=False)
 
     positions: dict[tuple[int, str], int] = {}
@@ -51,6 +51,10 @@ def test_positions_are_reproduced_by_the_trade_events(setup: Setup, stream: list
         signed = t.qty if t.taker_side.value == "BUY" else -t.qty
         positions[(t.taker_account, t.instrument)] = positions.get((t.taker_account, t.instrument), 0) + signed
         positions[(t.maker_account, t.instrument)] = positions.get((t.maker_account, t.instrument), 0) - signed
+    for d in v.events_of(AutoDeleveraged):  # the counterparty trades counterparty_side, the defaulter the other
+        signed = d.qty if d.counterparty_side.value == "BUY" else -d.qty
+        positions[(d.counterparty, d.instrument)] = positions.get((d.counterparty, d.instrument), 0) + signed
+        positions[(d.account, d.instrument)] = positions.get((d.account, d.instrument), 0) - signed
     engine = {(a.account_id, sym): p.qty for a in v.state.accounts.values() for sym, p in a.positions.items() if p.qty}
 
     assert {k: q for k, q in positions.items() if q} == engine

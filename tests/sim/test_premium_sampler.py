@@ -3,43 +3,61 @@
 A real engine after the default genesis: BTCUSD in USD cents (tick 10, lot 0.001 BTC,
 unit value 10 micro-USD per cent-lot), reference 95,000.00. The affiliated MM quotes
 one bid and one ask of 1 BTC each, so a 25,000 USD impact notional fills in the first
-level and the impact prices are the quoted prices. Funding here: a 60 s interval,
-a sample every 5 s, the prices module's default interest (0.01%) and dampener (0.05%).
+level and the impact prices are the quoted prices. Funding here, configured in the venue
+by ``SetFundingParameters`` (the sampler reads it from there): a 60 s interval, a sample
+every 5 s, the house interest (0.01%) and dampener (0.05%), impact notional USD 25,000.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from harbour.prices.funding import SIGN_CONVENTION, FundingParameters
+from harbour.journal import CommandCodec, recover
+from harbour.prices.funding import SIGN_CONVENTION
 from harbour.sim import HarnessConfig, ScenarioConfig, run_simulation
 from harbour.sim.clock import NS_PER_MINUTE, NS_PER_SECOND, SESSION_START_NS
 from harbour.sim.funding_history import FundingHistory
+from harbour.sim.harness import sim_funding_parameters
 from harbour.sim.premium_sampler import PremiumSampler, premium_index_basis
-from harbour.venue import VenueEngine, check_all, default_genesis
-from harbour.venue.commands import AccountKind, CancelAllOrders, Deposit, OpenAccount, PlaceOrder, SettleFunding, Side, TimeInForce
+from harbour.venue import VenueEngine, VenueEngineFactory, check_all, default_genesis
+from harbour.venue.commands import (
+    AccountKind,
+    CancelAllOrders,
+    Deposit,
+    OpenAccount,
+    PlaceOrder,
+    SetFundingParameters,
+    SettleFunding,
+    Side,
+    TimeInForce,
+    VenueCommand,
+)
+from harbour.venue.disclosure import build_disclosure
 from harbour.venue.events import FundingSettled, OrderAccepted, Rejected
+from harbour.venue.genesis import default_funding_parameters
 
 BTCUSD = "BTCUSD"
 T0 = SESSION_START_NS  # a whole minute: interval ends fall on T0 + k minutes
 S = NS_PER_SECOND
 MM = 1
 INDEX = 9_500_000  # the genesis reference price, 95,000.00 USD
-PARAMS = FundingParameters(interval_ns=NS_PER_MINUTE, premium_sample_interval_ns=5 * S)
+PARAMS = msgspec.structs.replace(default_funding_parameters(BTCUSD, 25_000), interval_ns=NS_PER_MINUTE, premium_sample_interval_ns=5 * S)
 
 
 class Desk:
     """A real engine and a sampler over it; commands applied at the times given."""
 
-    def __init__(self, parameters: FundingParameters = PARAMS) -> None:
+    def __init__(self, parameters: SetFundingParameters = PARAMS) -> None:
         self.engine = VenueEngine()
         self.seq = 0
-        self.sampler = PremiumSampler({BTCUSD: parameters}, start_ns=T0)
+        self.sampler = PremiumSampler([BTCUSD], start_ns=T0)
         self.settled: list[tuple[int, SettleFunding, list[object]]] = []
         for cmd in [
             *default_genesis(),
+            parameters,
             OpenAccount(account=MM, kind=AccountKind.AFFILIATED_MM, legal_entity="Harbour Liquidity Ltd"),
             Deposit(account=MM, asset="USD", amount=10_000_000 * 1_000_000),
         ]:
@@ -151,11 +169,40 @@ def test_the_premium_is_measured_against_the_latest_usable_index_print_else_the_
     assert premium_index_basis(desk.engine.state, "NOPE") is None
 
 
-def test_funding_parameters_that_break_a_rule_are_refused() -> None:
-    with pytest.raises(ValueError, match="longer than 24 hours"):
-        PremiumSampler({BTCUSD: FundingParameters(interval_ns=25 * 60 * NS_PER_MINUTE)}, start_ns=T0)
+def test_the_sampler_follows_a_change_of_the_configured_interval_and_cadence() -> None:
+    desk = Desk()
+    desk.quote(T0 + 1, bid=9_490_000, ask=9_495_000)
+    desk.finish(T0 + NS_PER_MINUTE)  # settled on the 1-minute clock
+
+    desk.apply(T0 + NS_PER_MINUTE + 1, msgspec.structs.replace(PARAMS, interval_ns=4 * NS_PER_MINUTE, premium_sample_interval_ns=20 * S))
+    desk.finish(T0 + 8 * NS_PER_MINUTE)
+
+    # interval ends are epoch-aligned: T0 is 2 minutes past a multiple of 4 minutes, so they fall at T0 + 2, 6 min
+    assert (T0 + 2 * NS_PER_MINUTE) % (4 * NS_PER_MINUTE) == 0
+    assert [ts - T0 for ts, _, _ in desk.settled] == [NS_PER_MINUTE, 2 * NS_PER_MINUTE, 6 * NS_PER_MINUTE]
+    assert [c.interval_ns for _, c, _ in desk.settled] == [NS_PER_MINUTE, 4 * NS_PER_MINUTE, 4 * NS_PER_MINUTE]
+    # the first 4-minute interval has the 20 s samples since the change (80, 100, 120 s), the next all 12 of its grid
+    assert [d.rate.samples_used for d in desk.sampler.decisions] == [12, 3, 12]
+    assert all(not [e for e in events if isinstance(e, Rejected)] for _, _, events in desk.settled)
+
+
+def test_the_sampler_settles_at_the_interval_the_venue_checks() -> None:
+    desk = Desk()
+    desk.quote(T0 + 1, bid=9_490_000, ask=9_495_000)
+    desk.finish(T0 + NS_PER_MINUTE)
+    [(_, command, _)] = desk.settled
+
+    stale = msgspec.structs.replace(command, interval_ns=8 * 60 * NS_PER_MINUTE)  # the house 8 h, no longer configured
+    out = desk.engine.apply(desk.seq + 1, T0 + NS_PER_MINUTE + 1, stale)
+
+    assert [e.reason for e in out if isinstance(e, Rejected)] == ["FUNDING_INTERVAL_MISMATCH"]
+
+
+def test_a_sampler_needs_an_instrument_and_the_simulator_refuses_an_interval_above_24_hours() -> None:
     with pytest.raises(ValueError):
-        PremiumSampler({}, start_ns=T0)
+        PremiumSampler([], start_ns=T0)
+    with pytest.raises(ValueError, match="FUNDING_INTERVAL_OUT_OF_RANGE"):
+        sim_funding_parameters(BTCUSD, "USD", 25 * 60 * NS_PER_MINUTE, 5 * S)
 
 
 def test_harbour_simulate_settles_funding_at_each_minute_and_the_journal_reproduces_it(tmp_path: Path) -> None:
@@ -170,6 +217,16 @@ def test_harbour_simulate_settles_funding_at_each_minute_and_the_journal_reprodu
         assert [r.interval_end_ns - T0 for r in page.rows] == [NS_PER_MINUTE, 2 * NS_PER_MINUTE]
         assert all(r.total_paid == r.total_received + r.residue and r.positions > 0 for r in page.rows)
         assert sum(r.total_paid for r in page.rows) == summary.instruments[sym].funding_paid
+    # the simulator's 1-minute clock is the venue's configuration, so its disclosure states it
+    engine, journal, _ = recover(Path(summary.journal_path).parent, VenueEngineFactory(), CommandCodec(VenueCommand))
+    journal.close()
+    funding = build_disclosure(engine.state).rules["funding"]["instruments"]
+    assert {r["symbol"]: (r["interval_ns"], r["premium_sample_interval_ns"]) for r in funding} == {
+        "BTCUSD": (NS_PER_MINUTE, 5 * S),
+        "ETHHKD": (NS_PER_MINUTE, 5 * S),
+    }
+    # the 8-hour interest 0.01% and dampener 0.05% pro rata: 1/480 of them per minute
+    assert {r["interest_rate_e8"] for r in funding} == {20} and {r["dampener_e8"] for r in funding} == {104}
 
 
 def test_harbour_simulate_without_a_funding_interval_settles_nothing(tmp_path: Path) -> None:

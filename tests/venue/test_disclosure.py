@@ -152,8 +152,9 @@ def test_funding_states_sign_convention_interval_and_the_cap_of_the_first_bracke
     funding = build_disclosure(venue.state).rules["funding"]
 
     assert funding["sign_convention"] == SIGN_CONVENTION == "positive rate: longs pay shorts"
-    assert 0 < funding["interval_ns"] <= funding["max_interval_ns"] == MAX_FUNDING_INTERVAL_NS
+    assert funding["max_interval_ns"] == MAX_FUNDING_INTERVAL_NS
     for row in funding["instruments"]:
+        assert 0 < row["interval_ns"] <= MAX_FUNDING_INTERVAL_NS
         first = venue.state.instruments[row["symbol"]].tiers[0]
         assert row["cap_e8"] == funding_cap_e8(FundingParameters(imr_ppm=first.imr_ppm, mmr_ppm=first.mmr_ppm))
 

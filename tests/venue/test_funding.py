@@ -8,12 +8,14 @@ A rate of 10,000 per 1e8 is 0.01% per interval.
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from harbour.kernel.errors import RejectCode
 from harbour.venue import check_all
 from harbour.venue.commands import SettleFunding
 from harbour.venue.events import FundingSettled, TransferPosted
+from harbour.venue.genesis import default_funding_parameters
 from harbour.venue.state import INSURANCE_FUND, isolated_account
 
 from venue.helpers import BTC_REF, BTCUSD, BUY, ETH_REF, ETHHKD, SELL, Venue, hkd, posting_sum, usd
@@ -31,6 +33,11 @@ def _long_short(v: Venue, qty: int = 1_000, long: int = 1, short: int = 2) -> No
     v.open_client(long, usd=1_000_000)
     v.open_client(short, usd=1_000_000)
     v.cross(short, long, BTCUSD, BUY, qty, BTC_REF)
+
+
+def _configure_interval(v: Venue, interval_ns: int) -> None:
+    """Set BTCUSD's funding interval (the house terms otherwise): settlements must carry it."""
+    v.ok(msgspec.structs.replace(default_funding_parameters(BTCUSD, 25_000), interval_ns=interval_ns))
 
 
 def _record(events: list[object]) -> FundingSettled:
@@ -110,6 +117,7 @@ def test_an_account_without_a_position_neither_pays_nor_appears(venue: Venue) ->
         pytest.param(_funding(mark_price=0), C.PRICE_NOT_POSITIVE, id="mark-zero"),
         pytest.param(_funding(mark_price=10**13), C.INVALID_PARAMETER, id="mark-past-ceiling"),
         pytest.param(_funding(instrument="DOGEUSD"), C.UNKNOWN_INSTRUMENT, id="unknown-instrument"),
+        pytest.param(_funding(interval_ns=4 * HOUR_NS), C.FUNDING_INTERVAL_MISMATCH, id="interval-not-the-configured-one"),
     ],
 )
 def test_bad_funding_is_rejected_and_changes_nothing(venue: Venue, command: SettleFunding, code: RejectCode) -> None:
@@ -130,6 +138,7 @@ def test_an_interval_above_24_hours_is_rejected_and_changes_nothing(venue: Venue
 
 def test_an_interval_of_exactly_24_hours_settles(venue: Venue) -> None:
     _long_short(venue)
+    _configure_interval(venue, 24 * HOUR_NS)
 
     out = venue.ok(_funding(interval_ns=24 * HOUR_NS))
 
@@ -216,6 +225,7 @@ def test_settlement_leaves_every_invariant_true(venue: Venue) -> None:
 
 def test_the_funding_record_states_its_interval_and_sign_convention(venue: Venue) -> None:
     _long_short(venue)
+    _configure_interval(venue, 4 * HOUR_NS)
 
     out = venue.ok(_funding(rate_e8=10_000, interval_ns=4 * HOUR_NS, mark_price=BTC_REF + 50))
 

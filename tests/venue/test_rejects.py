@@ -31,11 +31,13 @@ from harbour.venue.commands import (
     PlaceOrder,
     PlaceTriggerOrder,
     PublishIndex,
+    SetFundingParameters,
     SetFxRate,
     SetInstrumentState,
     SetLeverage,
     SetMarginAssetHaircut,
     SetMarginMode,
+    SetMarkParameters,
     SetProfessionalInvestorStatus,
     SetReferencePrice,
     SettleFunding,
@@ -239,6 +241,21 @@ def _funding(instrument: str = BTCUSD, rate_e8: int = 10_000, interval_ns: int =
     return SettleFunding(instrument=instrument, rate_e8=rate_e8, interval_ns=interval_ns, mark_price=mark_price)
 
 
+def _funding_parameters(**overrides: object) -> SetFundingParameters:
+    """BTCUSD's house funding terms (as genesis sets them), with ``overrides``."""
+    fields: dict[str, object] = dict(
+        instrument=BTCUSD,
+        interval_ns=8 * 3_600 * 10**9,
+        interest_rate_e8=10_000,
+        dampener_e8=50_000,
+        cap_fraction_bps=7_500,
+        premium_sample_interval_ns=5 * 10**9,
+        impact_notional=usd(25_000),
+    )
+    fields.update(overrides)
+    return SetFundingParameters(**fields)  # type: ignore[arg-type]
+
+
 def _account(v: Venue) -> None:
     _client(v)
 
@@ -325,6 +342,16 @@ CASES: list[tuple[str, RejectCode, Arrange]] = [
     ("funding-interval-above-24h", C.INVALID_PARAMETER, lambda v: (_long(v), _funding(interval_ns=24 * 3_600 * 10**9 + 1))[1]),
     ("funding-rate-beyond-bound", C.INVALID_PARAMETER, lambda v: (_long(v), _funding(rate_e8=-(10**8) - 1))[1]),
     ("funding-mark-zero", C.PRICE_NOT_POSITIVE, lambda v: (_long(v), _funding(mark_price=0))[1]),
+    ("funding-interval-not-configured", C.FUNDING_INTERVAL_MISMATCH, lambda v: (_long(v), _funding(interval_ns=3_600 * 10**9))[1]),
+    ("funding-parameters-interval-above-24h", C.FUNDING_INTERVAL_OUT_OF_RANGE, lambda v: _funding_parameters(interval_ns=25 * 3_600 * 10**9)),
+    ("funding-parameters-unknown-instrument", C.UNKNOWN_INSTRUMENT, lambda v: _funding_parameters(instrument="DOGEUSD")),
+    ("premium-sample-not-dividing-interval", C.PREMIUM_SAMPLE_INTERVAL_INVALID, lambda v: _funding_parameters(premium_sample_interval_ns=7 * 10**9)),
+    ("funding-dampener-negative", C.FUNDING_RATE_TERM_OUT_OF_RANGE, lambda v: _funding_parameters(dampener_e8=-1)),
+    ("funding-cap-fraction-zero", C.FUNDING_CAP_FRACTION_OUT_OF_RANGE, lambda v: _funding_parameters(cap_fraction_bps=0)),
+    ("impact-notional-zero", C.IMPACT_NOTIONAL_OUT_OF_RANGE, lambda v: _funding_parameters(impact_notional=0)),
+    ("funding-weighting-malformed", C.MALFORMED_COMMAND, lambda v: _funding_parameters(weighting="CUBIC")),
+    ("mark-basis-window-zero", C.MARK_BASIS_WINDOW_OUT_OF_RANGE, lambda v: SetMarkParameters(instrument=BTCUSD, basis_window_ns=0, basis_sample_interval_ns=1)),
+    ("mark-basis-sample-beyond-window", C.MARK_BASIS_SAMPLE_INTERVAL_INVALID, lambda v: SetMarkParameters(instrument=BTCUSD, basis_window_ns=10**9, basis_sample_interval_ns=2 * 10**9)),
     ("index-unknown-instrument", C.UNKNOWN_INSTRUMENT, lambda v: PublishIndex(instrument="DOGEUSD", inputs=())),
     ("index-without-methodology", C.INVALID_PARAMETER, lambda v: PublishIndex(instrument=BTCUSD, inputs=())),
     ("trigger-price-negative", C.TRIGGER_PRICE_NOT_POSITIVE, lambda v: _trigger(v, trigger_price=-10)),

@@ -9,11 +9,9 @@ notional in micro-USD; taker fee 500 ppm, maker fee 200 ppm.
 
 from __future__ import annotations
 
-import pytest
-
 from harbour.kernel.errors import RejectCode
 from harbour.venue.commands import Deposit, FundPlatformAccount, Withdraw
-from harbour.venue.events import LiquidationTriggered, LossReported, TransferPosted
+from harbour.venue.events import GainRealisedAtMark, LiquidationTriggered, LossReported, TransferPosted
 
 from venue.helpers import (
     BTC_REF,
@@ -365,19 +363,14 @@ def _long_btc_hedged_by_a_profitable_eth_short(v: Venue) -> None:
     assert v.balance(1, "USD") == 9_935_833_333
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="liquidation.py: the backstop step draws the insurance fund for the loss beyond the cross wallet "
-    "while the defaulter keeps a profitable position (the bankruptcy price ignores its gains, but nothing "
-    "realises them first), contrary to the module docstring",
-)
 def test_liquidation_never_draws_the_insurance_fund_while_the_defaulter_keeps_a_profitable_position(venue: Venue) -> None:
     # BTC mark 85,000: margin balance 77,499.499997 HKD (the wallet at 7.8) - 78,000 (BTC) + 13,000 (ETH)
     # = 12,499.499997 HKD < 22,750 maintenance (16,575 BTC + 6,175 ETH): liquidated. The bankruptcy price
     # without gains is 85,000 + 64.166667 -> 85,064.20; the only bid, 84,000, is inside the collar (80,750).
-    # Today the 1 BTC is unwound there: the 11,000 USD loss takes the 9,935.833333 USD wallet and the
-    # insurance fund pays 1,064.166667 USD, while the client keeps the ETH short and its 13,000 HKD gain
-    # (1,666.67 USD), more than the shortfall. The fund should pay nothing.
+    # The 1 BTC is unwound there: the 11,000 USD loss takes the 9,935.833333 USD wallet, and the
+    # 1,064.166667 USD beyond it is paid by the ETH short's gain, realised at the mark: 1,064.166667 /
+    # 0.12820512 (HKD->USD) = 8,300.500534 HKD, in whole cost units of 0.00001 HKD 8,300.50054; the
+    # 0.000006 HKD over stays with the client. The insurance fund pays nothing.
     _long_btc_hedged_by_a_profitable_eth_short(venue)
     venue.set_ref(BTCUSD, 8_700_000)
     venue.rest(9, BTCUSD, BUY, ONE_BTC, 8_400_000)
@@ -385,27 +378,71 @@ def test_liquidation_never_draws_the_insurance_fund_while_the_defaulter_keeps_a_
 
     out = venue.set_ref(BTCUSD, 8_500_000)
 
-    [report] = venue.events_of(LossReported, out)
-    assert [row for row in report.layers if row[0] == "INSURANCE_FUND"] == []
+    [gain, *_] = venue.events_of(GainRealisedAtMark, out)
+    assert (gain.account, gain.instrument, gain.gain, gain.mark) == (1, ETHHKD, 8_300_500_540, 2_470_000)
+    [report, *_] = venue.events_of(LossReported, out)
+    assert report.layers[:2] == (("DEFAULTER_MARGIN", "USD", 9_935_833_333), ("DEFAULTER_GAINS", "HKD", 8_300_500_540))
+    assert [row for row in report.layers if row[0] in ("INSURANCE_FUND", "OPERATOR_TRANCHE", "DEFICIT")] == []
     assert venue.balance("INSURANCE_FUND", "USD") == fund_before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settlement.py: a trade's loss beyond the wallet goes to the insurance fund even when the account "
-    "holds an unrealised gain on another cross position; the client then closes that position and withdraws the gain",
-)
-def test_client_cannot_leave_a_loss_to_the_insurance_fund_and_withdraw_its_other_positions_gain(venue: Venue) -> None:
+def test_a_loss_beyond_the_wallet_is_paid_from_the_accounts_other_gains_before_the_insurance_fund(venue: Venue) -> None:
     # BTC mark 89,000: margin balance 77,499.499997 - 46,800 + 13,000 = 43,699.499997 HKD, above maintenance.
     # The client sells its BTC at 84,600 (band bottom 84,550): it owes 10,400 + 42.30 fee, 506.466667 USD
-    # more than its wallet, which the insurance fund pays today. It then buys its ETH back at 24,700,
-    # realising 13,000 - 123.50 fee = 12,876.50 HKD, and withdraws it all: the fund is never made whole.
+    # more than its wallet. The ETH short's gain pays it: 506.466667 / 0.12820512 = 3,950.440256 HKD,
+    # 3,950.44026 in whole cost units; the short's cost basis (-260,000 HKD) rises by that much.
     _long_btc_hedged_by_a_profitable_eth_short(venue)
     venue.set_ref(BTCUSD, 8_900_000)
     fund_before = venue.balance("INSURANCE_FUND", "USD")
+    eth = venue.engine.state.accounts[1].positions[ETHHKD]
+    cost_before = eth.cost
+
+    venue.cross(9, 1, BTCUSD, SELL, ONE_BTC, 8_460_000, reduce_only=True)
+
+    [gain] = venue.events_of(GainRealisedAtMark, venue.last)
+    assert (gain.instrument, gain.gain) == (ETHHKD, 3_950_440_260)
+    assert eth.cost - cost_before == gain.gain // 10 == 395_044_026
+    assert (venue.balance(1, "USD"), venue.balance(1, "HKD")) == (0, 4)
+    assert venue.balance("INSURANCE_FUND", "USD") == fund_before
+
+
+def test_client_cannot_leave_a_loss_to_the_insurance_fund_and_withdraw_its_other_positions_gain(venue: Venue) -> None:
+    # As above; then the client buys its ETH back at 24,700, realising what is left of the gain,
+    # 13,000 - 3,950.44026 = 9,049.55974 HKD less the 123.50 fee, and withdraws all it holds:
+    # 8,926.059744 HKD. The fund never paid, so it is never left short.
+    _long_btc_hedged_by_a_profitable_eth_short(venue)
+    venue.set_ref(BTCUSD, 8_900_000)
+    fund_before = {a: venue.balance("INSURANCE_FUND", a) for a in ("USD", "HKD")}
 
     venue.cross(9, 1, BTCUSD, SELL, ONE_BTC, 8_460_000, reduce_only=True)
     venue.cross(9, 1, ETHHKD, BUY, 10_000, 2_470_000, reduce_only=True)
+    assert venue.balance(1, "HKD") == 8_926_059_744
     venue.do(Withdraw(account=1, asset="HKD", amount=venue.balance(1, "HKD")))
 
-    assert venue.balance("INSURANCE_FUND", "USD") == fund_before
+    assert {a: venue.balance("INSURANCE_FUND", a) for a in ("USD", "HKD")} == fund_before
+
+
+def test_an_isolated_positions_loss_is_never_paid_from_the_accounts_cross_gains(venue: Venue) -> None:
+    # An isolated position can lose its isolated wallet and no more, so its shortfall goes to the
+    # insurance fund even while the account's cross ETH short holds a 13,000 HKD gain: that gain,
+    # and the cross wallet, stay the client's. The isolated BTC long is lose_beyond_margin's:
+    # 5,000 USD isolated, bought at 95,000, sold at 89,000 after the mark fell to 93,000, so
+    # 1,092.00 USD is missing (6,000 loss + 44.50 fee - 4,952.50).
+    venue.open_client(1, usd=15_000)
+    venue.open_mm(9, usd=50_000_000, hkd=50_000_000)
+    venue.set_isolated(1, BTCUSD)
+    venue.move_isolated(1, BTCUSD, usd(5_000))
+    venue.cross(9, 1, BTCUSD, BUY, ONE_BTC, BTC_REF)
+    venue.cross(9, 1, ETHHKD, SELL, 10_000, ETH_REF)
+    venue.set_ref(ETHHKD, 2_470_000)
+    venue.set_ref(BTCUSD, 9_300_000)
+    eth_cost = venue.state.accounts[1].positions[ETHHKD].cost
+    cross_usd = venue.balance(1, "USD")
+    fund_before = venue.balance("INSURANCE_FUND", "USD")
+
+    venue.cross(9, 1, BTCUSD, SELL, ONE_BTC, 8_900_000, reduce_only=True)
+
+    assert venue.events_of(GainRealisedAtMark, venue.last) == []
+    assert venue.state.accounts[1].positions[ETHHKD].cost == eth_cost
+    assert venue.balance(1, "USD") == cross_usd
+    assert venue.balance("INSURANCE_FUND", "USD") == fund_before - usd(1_092)

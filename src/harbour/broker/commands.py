@@ -41,10 +41,15 @@ class ConfigureBroker(_Command, frozen=True, tag="configure_broker"):
 
 
 class SetSecurityMarginRatio(_Command, frozen=True, tag="set_security_margin_ratio"):
-    """Put a security on the marginable list with the broker's margin ratio (0 = not collateral)."""
+    """Put a security on the marginable list with the broker's margin ratio (0 = not collateral).
+
+    ``correlation_group`` names the group of highly correlated securities it belongs to (C5);
+    every setting replaces the previous one, group included.
+    """
 
     security: str
     margin_ratio_bps: int
+    correlation_group: str = ""
 
 
 class SetSecuritySuspended(_Command, frozen=True, tag="set_security_suspended"):
@@ -86,6 +91,26 @@ class SetExchangeSession(_Command, frozen=True, tag="set_exchange_session"):
     """HKEX opened or closed: securities can be sold only while it is open (M7)."""
 
     is_open: bool
+
+
+class RecordAverageDailyVolume(_Command, frozen=True, tag="record_average_daily_volume"):
+    """An instrument's average daily volume on its execution venues, from the market-data team.
+
+    ``qty`` is shares per day for a listed security, VA units (1e-8 coin) per day for BTC/ETH.
+    It sets the size multiplier k of large holdings (C3 for BTC/ETH, C5 for stocks) and, for
+    BTC/ETH, the book's one-day liquidation capacity (C4).
+    """
+
+    instrument: str
+    qty: int
+    window_days: int = 30
+    source: str = ""
+
+
+class AccrueInterest(_Command, frozen=True, tag="accrue_interest"):
+    """Charge ``days`` days of interest on every loan (the scheduler's daily tick); written-off debt accrues none (M8)."""
+
+    days: int = 1
 
 
 class ReviewMargins(_Command, frozen=True, tag="review_margins"):
@@ -206,14 +231,16 @@ class ResolveCustodyBreak(_Command, frozen=True, tag="resolve_custody_break"):
     approver: str
 
 
-# --- credit limits (K1) and concentration limits (C1-C4) ------------------------------------
+# --- credit limits (K1) and concentration limits (C1-C5) ------------------------------------
 
 
 class ChangeCreditLimit(_Command, frozen=True, tag="change_credit_limit"):
     """Change (or, on a review, confirm) a client's credit limit with a reason and an approver (K1).
 
     A review reason (ANNUAL_REVIEW, TRIGGERED_REVIEW) may keep the limit unchanged; it
-    restarts the review clock. VA_FINANCING_ENABLED and unknown reasons are refused.
+    restarts the review clock. VA_FINANCING_ENABLED and unknown reasons are refused. An
+    increase must be supported by the client's NAV with BTC/ETH at the stressed value, or be
+    a WAIVER (a documented, approved risk assessment).
     """
 
     client: int
@@ -225,7 +252,7 @@ class ChangeCreditLimit(_Command, frozen=True, tag="change_credit_limit"):
 class RecordBookFigures(_Command, frozen=True, tag="record_book_figures"):
     """The broker's capital figures and its securities margin loan book (from the SMF books).
 
-    From the first of these the C1-C4 limits are checked on every new advance.
+    From the first of these the C1-C5 limits are checked on every new advance.
     """
 
     shareholders_funds: int
@@ -237,7 +264,8 @@ class RecordLimitException(_Command, frozen=True, tag="record_limit_exception"):
     """An exceptions-register entry allowing a breach of one C-limit until ``expiry_ns``.
 
     ``limit_id`` is one of ``limits.LIMIT_IDS``; ``client`` is the client for C1/C2 and 0
-    for the book limits (C4).
+    for the book limits (C4, C5); ``instrument`` names what a per-instrument limit is about:
+    BTC or ETH for C4_LIQUIDITY, the security for C5_STOCK, the group for C5_GROUP.
     """
 
     limit_id: str
@@ -245,6 +273,7 @@ class RecordLimitException(_Command, frozen=True, tag="record_limit_exception"):
     justification: str
     approver: str
     expiry_ns: int
+    instrument: str = ""
 
 
 BrokerCommand = (
@@ -255,6 +284,8 @@ BrokerCommand = (
     | MarkVirtualAsset
     | MarkVirtualAssetFeeds
     | SetExchangeSession
+    | RecordAverageDailyVolume
+    | AccrueInterest
     | ReviewMargins
     | RegisterSecuritiesMarginAccount
     | RecordVaSuitability

@@ -14,7 +14,11 @@ that fails is refused as a whole and the previous one stays in force):
 * Margin levels are ordered: target (M6) < call (M3) <= forced sale (M5), warning (M2)
   <= call, withdrawal ceiling (N1 a) <= call; the sale cost rate (§2.1 ``c``) is below
   100%.
-* C1-C4 limits are positive (C1, C2 and C4's VA share at most 100%); K1 periods positive.
+* C1-C5 limits are positive (C1, C2, C4's VA share and C5 at most 100%); K1 periods positive.
+* C3/C5 size tiers: thresholds positive and increasing, multipliers in (0, 100%] and not
+  increasing; C4 liquidation participation in (0, 100%] over at least one day.
+* Stressed NAV (26EC5, regulation.md A1 item 10): BTC/ETH stress shocks in [0, 100%]; the
+  credit-limit support multiple of the stressed NAV is positive.
 * V2: the feed staleness limit and the divergence band are positive; at least one reference.
 """
 
@@ -37,6 +41,7 @@ MAX_SHARES_HELD: Final = 10**8  # per client per security
 MAX_VA_PRICE: Final = 10**13  # HKD micro per coin (10,000,000 HKD)
 MAX_VA_UNITS_HELD: Final = 10**13  # per client per asset (100,000 coins)
 MAX_CASH: Final = 10**16  # deposits, cash held and credit limits, HKD micro
+MAX_AVERAGE_DAILY_VOLUME: Final = 10**15  # shares per day, or VA units (1e-8 coin) per day (10 million coins)
 
 
 class SizeAddOnTier(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,6 +57,23 @@ class VaHaircutRule(msgspec.Struct, frozen=True, kw_only=True):
     asset: str
     volatility_haircut_bps: int = VA_HAIRCUT_FLOOR_BPS
     size_add_on: tuple[SizeAddOnTier, ...] = ()
+
+
+class SizeTier(msgspec.Struct, frozen=True, kw_only=True):
+    """C3/C5: when one client holds more than ``above_adv_bps`` of the instrument's average daily
+    volume, its margin value is multiplied by ``k_bps`` (the rules table's size multiplier k)."""
+
+    above_adv_bps: int
+    k_bps: int
+
+
+# C3 house tiers of the rules table (k = 1.0 / 0.9 / 0.75 / 0.5 at 1 / 5 / 10 / 20% of ADV), read as:
+# k = 1.0 up to 1% of ADV, 0.9 above 1%, 0.75 above 5%, 0.5 above 10% (and above 20%, where C4 binds).
+DEFAULT_SIZE_TIERS: Final = (
+    SizeTier(above_adv_bps=100, k_bps=9_000),
+    SizeTier(above_adv_bps=500, k_bps=7_500),
+    SizeTier(above_adv_bps=1_000, k_bps=5_000),
+)
 
 
 class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +97,22 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     related_group_max_bps: int = 2_000  # C2: a related group's loans <= 20% of shareholders' funds
     va_book_share_max_bps: int = 1_500  # C4: VA financing <= 15% of total margin loans
     total_loans_max_capital_bps: int = 50_000  # C4: total margin loans <= 5x capital
+    # C4 (house default): total BTC (ETH) collateral <= 1 day of liquidation capacity at <= 20% participation of ADV
+    liquidation_participation_bps: int = 2_000
+    liquidation_days: int = 1
+    # C3 (BTC/ETH) and C5 (stocks): size multiplier k by one client's holding against the recorded ADV
+    size_tiers: tuple[SizeTier, ...] = DEFAULT_SIZE_TIERS
+    # C5 (house defaults, decision D39 in docs/drafts/broker.md): the book's margin value in one security <= 20% of
+    # shareholders' funds (the C2 single-client base), in one correlated group <= 40%
+    single_stock_max_bps: int = 2_000
+    correlated_group_max_bps: int = 4_000
+    # Stressed NAV for credit assessment (house default: the severe tier's 1-day move of the S2 library, the
+    # window of a VA-driven call): BTC -30%, ETH -45%. A credit-limit increase must be supported by the
+    # client's NAV with VA at that value: new limit <= 200% of the stressed NAV, else only as a WAIVER (K1).
+    nav_stress_btc_bps: int = 3_000
+    nav_stress_eth_bps: int = 4_500
+    credit_limit_max_stressed_nav_bps: int = 20_000
+    interest_rate_bps: int = 800  # margin-loan interest a year (house default 8%), part of L; none on written-off debt (M8)
     # K1 (house defaults): reviewed at least annually and on triggers
     credit_review_period_ns: int = 365 * DAY_NS
     review_va_loan_share_bps: int = 5_000  # trigger: VA loan > 50% of the credit limit
@@ -93,3 +131,7 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
             if rule.asset == asset:
                 return rule
         return None
+
+    def nav_stress_bps(self, asset: str) -> int:
+        """The stress shock (a fall, in bps) applied to ``asset`` in the stressed NAV; 0 for a non-BTC/ETH asset."""
+        return {"BTC": self.nav_stress_btc_bps, "ETH": self.nav_stress_eth_bps}.get(asset, 0)

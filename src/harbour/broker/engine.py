@@ -26,13 +26,15 @@ from harbour.broker.collateral import (
 )
 from harbour.broker.config import BrokerConfig
 from harbour.broker.credit import change_credit_limit
-from harbour.broker.events import MarginFigures
+from harbour.broker.events import MarginFigures, NavFigures
+from harbour.broker.interest import accrue_interest
 from harbour.broker.limits import record_book_figures, record_limit_exception
 from harbour.broker.market import (
     configure,
     mark_security,
     mark_virtual_asset,
     mark_virtual_asset_feeds,
+    record_average_daily_volume,
     review_margins,
     set_exchange_session,
     set_security_margin_ratio,
@@ -43,7 +45,7 @@ from harbour.broker.reconciliation import reconcile_custody, resolve_custody_bre
 from harbour.broker.rejects import render
 from harbour.broker.state import BrokerState
 from harbour.broker.validation import validate_config
-from harbour.broker.valuation import client_figures
+from harbour.broker.valuation import client_figures, client_nav
 
 Handler = Callable[[BrokerState, int, int, Any, list[Any]], None]
 
@@ -55,6 +57,8 @@ _HANDLERS: dict[type, Handler] = {
     c.MarkVirtualAsset: mark_virtual_asset,
     c.MarkVirtualAssetFeeds: mark_virtual_asset_feeds,
     c.SetExchangeSession: set_exchange_session,
+    c.RecordAverageDailyVolume: record_average_daily_volume,
+    c.AccrueInterest: accrue_interest,
     c.ReviewMargins: review_margins,
     c.RegisterSecuritiesMarginAccount: register_account,
     c.RecordVaSuitability: record_suitability,
@@ -108,6 +112,10 @@ class BrokerEngine:
 
     def loan(self, client: int) -> int:
         return self.state.loan(client)
+
+    def nav(self, client: int) -> NavFigures:
+        """The client's NAV and stressed NAV now (the credit-assessment basis, K1)."""
+        return client_nav(self.state, client)
 
 
 class BrokerEngineFactory:

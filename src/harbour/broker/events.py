@@ -42,6 +42,22 @@ class MarginFigures(msgspec.Struct, frozen=True, kw_only=True):
     credit_limit: int
 
 
+class NavFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """A client's net asset value at the broker, plainly and with BTC/ETH at the stressed value.
+
+    NAV = market value + cash - loan - bad debt. The stressed NAV replaces the BTC/ETH value by its
+    value at the configured stress shock (26EC5: VA volatility reflected in the NAV used for credit
+    assessment); it is the basis of every credit-limit decision (K1).
+    """
+
+    nav: int
+    va_value: int  # BTC/ETH at the mark
+    stressed_va_value: int  # BTC/ETH at the stress shock
+    stressed_nav: int
+    btc_stress_bps: int  # the shocks applied (falls, bps)
+    eth_stress_bps: int
+
+
 class _Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     seq: int
     ts_ns: int
@@ -68,6 +84,7 @@ class SecurityMarginRatioSet(_Event, frozen=True, tag="security_margin_ratio_set
     security: str
     old_bps: int
     new_bps: int
+    correlation_group: str = ""
 
 
 class SecuritySuspensionSet(_Event, frozen=True, tag="security_suspension_set"):
@@ -100,6 +117,15 @@ class PriceAlertRaised(_Event, frozen=True, tag="price_alert_raised"):
     deviation_bps: int
     stale_sources: tuple[str, ...]
     feeds: tuple[FeedPrice, ...]
+
+
+class AverageDailyVolumeRecorded(_Event, frozen=True, tag="average_daily_volume_recorded"):
+    """An instrument's ADV (shares or VA units per day) for the C3/C5 size multiplier and C4 capacity."""
+
+    instrument: str
+    qty: int
+    window_days: int
+    source: str
 
 
 class ExchangeSessionSet(_Event, frozen=True, tag="exchange_session_set"):
@@ -245,6 +271,16 @@ class ForcedSaleCompleted(_Event, frozen=True, tag="forced_sale_completed"):
     prices: tuple[PriceMark, ...]
 
 
+class InterestAccrued(_Event, frozen=True, tag="interest_accrued"):
+    """Interest charged on one client's loan (part of L); none accrues on a written-off residual (M8)."""
+
+    client: int
+    amount: int  # rounded up (charged)
+    loan_after: int
+    rate_bps: int  # a year
+    days: int
+
+
 class BadDebtBooked(_Event, frozen=True, tag="bad_debt_booked"):
     """The residual loan after every sale, booked against this client alone (M8)."""
 
@@ -254,7 +290,7 @@ class BadDebtBooked(_Event, frozen=True, tag="bad_debt_booked"):
     prices: tuple[PriceMark, ...]
 
 
-# --- credit limits (K1) and concentration limits (C1-C4) ----------------------------------
+# --- credit limits (K1) and concentration limits (C1-C5) ----------------------------------
 
 
 class CreditLimitChanged(_Event, frozen=True, tag="credit_limit_changed"):
@@ -266,13 +302,15 @@ class CreditLimitChanged(_Event, frozen=True, tag="credit_limit_changed"):
     reason_code: str
     approver: str
     next_review_ns: int
+    nav: int = 0  # the client's NAV at the broker, the credit-assessment basis ...
+    stressed_nav: int = 0  # ... with BTC/ETH at the stressed value (26EC5)
 
 
 class CreditReviewDue(_Event, frozen=True, tag="credit_review_due"):
     """A K1 review trigger fired: the client's credit limit is due for review."""
 
     client: int
-    trigger: str  # ANNUAL, MARGIN_CALLS_IN_WINDOW or VA_LOAN_ABOVE_SHARE_OF_LIMIT
+    trigger: str  # ANNUAL, MARGIN_CALLS_IN_WINDOW, VA_LOAN_ABOVE_SHARE_OF_LIMIT, LARGE_DEPOSIT or LARGE_WITHDRAWAL
     due_ns: int
 
 
@@ -283,7 +321,7 @@ class BookFiguresRecorded(_Event, frozen=True, tag="book_figures_recorded"):
 
 
 class LimitExceptionRecorded(_Event, frozen=True, tag="limit_exception_recorded"):
-    """An exceptions-register entry (C1-C4): justification, approver and expiry."""
+    """An exceptions-register entry (C1-C5): justification, approver and expiry."""
 
     exception_id: int
     limit_id: str
@@ -291,6 +329,7 @@ class LimitExceptionRecorded(_Event, frozen=True, tag="limit_exception_recorded"
     justification: str
     approver: str
     expiry_ns: int
+    instrument: str = ""  # per-instrument limits (C4_LIQUIDITY, C5_STOCK, C5_GROUP)
 
 
 class LimitExceptionApplied(_Event, frozen=True, tag="limit_exception_applied"):
@@ -299,8 +338,9 @@ class LimitExceptionApplied(_Event, frozen=True, tag="limit_exception_applied"):
     exception_id: int
     limit_id: str
     client: int
-    value: int  # the figure checked (HKD micro)
-    limit: int  # its limit (HKD micro)
+    value: int  # the figure checked (HKD micro; VA units for C4_LIQUIDITY)
+    limit: int  # its limit (same unit)
+    instrument: str = ""
 
 
 # --- custody reconciliation (N2/N4) --------------------------------------------------------------

@@ -15,7 +15,7 @@ from harbour.broker.state import EXTERNAL, BrokerState
 from harbour.ledger.book import Ledger
 from harbour.ledger.invariants import Finding, check_ledger_balanced
 
-_SIGN_BY_PREFIX = {"CASH:": 1, "SEC:": 1, "LOAN:": -1, "BAD_DEBT:": -1}
+_SIGN_BY_PREFIX = {"CASH:": 1, "SEC:": 1, "LOAN:": -1, "BAD_DEBT:": -1, "INTEREST_INCOME:": 1}
 
 
 def check_balanced(st: BrokerState) -> list[Finding]:

@@ -1,7 +1,7 @@
-"""Concentration and book limits (C1, C2, C4) and the exceptions register.
+"""Concentration and book limits (C1, C2, C4, C5) and the exceptions register.
 
 Owns the limit part of the M1 pre-trade check for new financing, the book figures they
-are measured against, and the exceptions register.
+are measured against, the book-wide concentration figures and the exceptions register.
 
 Limits (house defaults in ``BrokerConfig``), each checked on the post-trade figures of
 a new advance:
@@ -12,16 +12,26 @@ a new advance:
   funds; ``C2_GROUP`` the loans of the client's related group (clients registered with
   the same ``related_group``) <= 20% of shareholders' funds.
 * ``C4_VA_SHARE`` total VA financing <= 15% of total margin loans (VA loans plus the
-  recorded securities margin loans); ``C4_TOTAL_LOANS`` total margin loans <= 5 x capital.
+  recorded securities margin loans); ``C4_TOTAL_LOANS`` total margin loans <= 5 x capital;
+  ``C4_LIQUIDITY`` the book's BTC (ETH) collateral, every client's holding after the
+  purchase, <= one day of liquidation capacity: ADV x 20% participation x 1 day, checked
+  for the asset bought once its ADV is recorded (``RecordAverageDailyVolume``).
+* ``C5_STOCK`` the book's margin value in one security (all clients, effective ratio)
+  <= 20% of shareholders' funds; ``C5_GROUP`` in one correlated group (securities listed
+  with the same ``correlation_group``) <= 40%. An advance is refused while a security
+  (group) the client holds as collateral is above its limit: no new lending against it.
+  A security or group the client does not hold does not stop its advance.
 
-The limits are in force from the first ``RecordBookFigures``: C2 and C4 are measured
+The limits are in force from the first ``RecordBookFigures``: C2, C4 and C5 are measured
 against those figures, and before them the book is not known (see docs/decisions.md).
-C3 (size add-on) is part of the haircut (V3, ``valuation.va_haircut_bps``).
+C3 (size multiplier k by holding against ADV) and the C5 size haircut for stocks are part
+of the valuation (``valuation.size_k_bps``), the V3 size add-on part of the haircut.
 
 A breach rejects the advance with the limit's own code and changes nothing, unless an
-unexpired exceptions-register entry for that limit (and client, or the book) exists:
-then the advance goes ahead and a ``LimitExceptionApplied`` event names the entry. The
-register entry needs a justification, an approver and an expiry in the future.
+unexpired exceptions-register entry for that limit (and client, or the book, and the
+instrument of a per-instrument limit) exists: then the advance goes ahead and a
+``LimitExceptionApplied`` event names the entry. The register entry needs a
+justification, an approver and an expiry in the future.
 """
 
 from __future__ import annotations
@@ -30,11 +40,11 @@ from typing import Final, NamedTuple
 
 from harbour.broker.clients import Client
 from harbour.broker.commands import RecordBookFigures, RecordLimitException
-from harbour.broker.config import MAX_CASH
+from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, MAX_CASH
 from harbour.broker.events import BookFiguresRecorded, LimitExceptionApplied, LimitExceptionRecorded
 from harbour.broker.rejects import rejected
 from harbour.broker.state import BookFigures, BrokerState, LimitException
-from harbour.broker.valuation import VIRTUAL_ASSET, margin_term, positions
+from harbour.broker.valuation import SECURITY, VIRTUAL_ASSET, Position, margin_term, positions
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import BPS, div_round_down
 
@@ -45,8 +55,12 @@ C2_CLIENT: Final = "C2_CLIENT"
 C2_GROUP: Final = "C2_GROUP"
 C4_VA_SHARE: Final = "C4_VA_SHARE"
 C4_TOTAL_LOANS: Final = "C4_TOTAL_LOANS"
+C4_LIQUIDITY: Final = "C4_LIQUIDITY"
+C5_STOCK: Final = "C5_STOCK"
+C5_GROUP: Final = "C5_GROUP"
 CLIENT_LIMITS: Final = (C1, C2_CLIENT, C2_GROUP)
-BOOK_LIMITS: Final = (C4_VA_SHARE, C4_TOTAL_LOANS)
+BOOK_LIMITS: Final = (C4_VA_SHARE, C4_TOTAL_LOANS, C4_LIQUIDITY, C5_STOCK, C5_GROUP)
+INSTRUMENT_LIMITS: Final = (C4_LIQUIDITY, C5_STOCK, C5_GROUP)  # a register entry names the instrument
 LIMIT_IDS: Final = CLIENT_LIMITS + BOOK_LIMITS
 
 _CODES: Final = {
@@ -55,6 +69,9 @@ _CODES: Final = {
     C2_GROUP: C.RELATED_GROUP_LIMIT_EXCEEDED,
     C4_VA_SHARE: C.VA_BOOK_SHARE_EXCEEDED,
     C4_TOTAL_LOANS: C.TOTAL_MARGIN_LOANS_EXCEEDED,
+    C4_LIQUIDITY: C.LIQUIDATION_CAPACITY_EXCEEDED,
+    C5_STOCK: C.SINGLE_STOCK_LIMIT_EXCEEDED,
+    C5_GROUP: C.CORRELATED_GROUP_LIMIT_EXCEEDED,
 }
 
 Problem = tuple[RejectCode, dict[str, str | int]]
@@ -64,13 +81,50 @@ class Breach(NamedTuple):
     limit_id: str
     value: int
     limit: int
+    instrument: str = ""
 
 
-def active_exception(st: BrokerState, limit_id: str, client: int, ts: int) -> LimitException | None:
-    """The latest unexpired register entry for ``limit_id`` and ``client`` (0 = book)."""
+# --- book-wide figures (read by the limits and by the SMF monitor) ----------------------------
+
+
+def book_va_units(st: BrokerState, asset: str) -> int:
+    """Every client's holding of ``asset`` (VA units): the book's collateral in it."""
+    return sum(custody.holding(asset) for custody in st.custody.values())
+
+
+def liquidation_capacity(st: BrokerState, asset: str) -> int | None:
+    """C4: the book's one-day liquidation capacity of ``asset`` (VA units), or None without an ADV."""
+    adv = st.average_daily_volumes.get(asset)
+    if adv is None:
+        return None
+    return div_round_down(adv.qty * st.config.liquidation_participation_bps, BPS) * st.config.liquidation_days
+
+
+def security_margin_values(st: BrokerState) -> dict[str, int]:
+    """C5: the book's margin value (house view, effective ratio) in each security, all clients."""
+    out: dict[str, int] = {}
+    for cid in st.clients:
+        for p in positions(st, cid):
+            if p.kind == SECURITY:
+                out[p.instrument] = out.get(p.instrument, 0) + margin_term(p.value, p.margin_ratio_bps)
+    return out
+
+
+def group_margin_values(st: BrokerState, by_security: dict[str, int]) -> dict[str, int]:
+    """C5: the book's margin value in each correlated group of securities."""
+    out: dict[str, int] = {}
+    for code, value in by_security.items():
+        group = st.securities[code].correlation_group
+        if group:
+            out[group] = out.get(group, 0) + value
+    return out
+
+
+def active_exception(st: BrokerState, limit_id: str, client: int, ts: int, instrument: str = "") -> LimitException | None:
+    """The latest unexpired register entry for ``limit_id``, ``client`` (0 = book) and ``instrument``."""
     scope = 0 if limit_id in BOOK_LIMITS else client
     for entry in reversed(st.limit_exceptions):
-        if entry.limit_id == limit_id and entry.client == scope and entry.expiry_ns > ts:
+        if entry.limit_id == limit_id and entry.client == scope and entry.instrument == instrument and entry.expiry_ns > ts:
             return entry
     return None
 
@@ -105,16 +159,43 @@ def breaches(st: BrokerState, client: Client, adjust: dict[str, int], financed: 
     total_cap = div_round_down(book.capital * cfg.total_loans_max_capital_bps, BPS)
     if total > total_cap:
         found.append(Breach(C4_TOTAL_LOANS, total, total_cap))
+    for asset in sorted(a for a in adjust if a in ELIGIBLE_VIRTUAL_ASSETS):
+        capacity = liquidation_capacity(st, asset)
+        after = book_va_units(st, asset) + adjust[asset]
+        if capacity is not None and after > capacity:
+            found.append(Breach(C4_LIQUIDITY, after, capacity, asset))
+    found += _concentration_breaches(st, held)
+    return found
+
+
+def _concentration_breaches(st: BrokerState, held: list[Position]) -> list[Breach]:
+    """C5: every security (then group) the client holds with margin value whose book figure is above its limit."""
+    book = st.book
+    assert book is not None
+    cfg = st.config
+    mine = sorted(p.instrument for p in held if p.kind == SECURITY and margin_term(p.value, p.margin_ratio_bps) > 0)
+    if not mine:
+        return []
+    by_security = security_margin_values(st)
+    stock_cap = div_round_down(book.shareholders_funds * cfg.single_stock_max_bps, BPS)
+    found = [Breach(C5_STOCK, by_security[code], stock_cap, code) for code in mine if by_security.get(code, 0) > stock_cap]
+    groups = sorted({st.securities[code].correlation_group for code in mine} - {""})
+    if groups:
+        by_group = group_margin_values(st, by_security)
+        group_cap = div_round_down(book.shareholders_funds * cfg.correlated_group_max_bps, BPS)
+        found += [Breach(C5_GROUP, by_group[g], group_cap, g) for g in groups if by_group.get(g, 0) > group_cap]
     return found
 
 
 def check_limits(st: BrokerState, client: Client, adjust: dict[str, int], financed: int, ts: int) -> tuple[Problem | None, list[tuple[Breach, LimitException]]]:
-    """C1-C4 for a new advance: the first breach not covered by the register, or the entries used."""
+    """C1-C5 for a new advance: the first breach not covered by the register, or the entries used."""
     used: list[tuple[Breach, LimitException]] = []
     for breach in breaches(st, client, adjust, financed):
-        entry = active_exception(st, breach.limit_id, client.client_id, ts)
+        entry = active_exception(st, breach.limit_id, client.client_id, ts, breach.instrument)
         if entry is None:
             detail: dict[str, str | int] = {"client": client.client_id, "limit_id": breach.limit_id, "value": breach.value, "limit": breach.limit}
+            if breach.instrument:
+                detail["instrument"] = breach.instrument
             return (_CODES[breach.limit_id], detail), []
         used.append((breach, entry))
     return None, used
@@ -122,7 +203,9 @@ def check_limits(st: BrokerState, client: Client, adjust: dict[str, int], financ
 
 def applied_events(seq: int, ts: int, client: int, used: list[tuple[Breach, LimitException]]) -> list[LimitExceptionApplied]:
     return [
-        LimitExceptionApplied(seq=seq, ts_ns=ts, exception_id=e.exception_id, limit_id=b.limit_id, client=client, value=b.value, limit=b.limit)
+        LimitExceptionApplied(
+            seq=seq, ts_ns=ts, exception_id=e.exception_id, limit_id=b.limit_id, client=client, value=b.value, limit=b.limit, instrument=b.instrument,
+        )
         for b, e in used
     ]
 
@@ -156,6 +239,14 @@ def record_limit_exception(st: BrokerState, seq: int, ts: int, cmd: RecordLimitE
         problem = C.INVALID_PARAMETER, {"problem": f"{cmd.limit_id} is a book limit: client must be 0"}
     elif cmd.limit_id in CLIENT_LIMITS and cmd.client not in st.clients:
         problem = C.UNKNOWN_CLIENT, {"client": cmd.client}
+    elif cmd.limit_id not in INSTRUMENT_LIMITS and cmd.instrument:
+        problem = C.INVALID_PARAMETER, {"problem": f"{cmd.limit_id} is not a per-instrument limit: instrument must be empty"}
+    elif cmd.limit_id == C4_LIQUIDITY and cmd.instrument not in ELIGIBLE_VIRTUAL_ASSETS:
+        problem = C.INVALID_PARAMETER, {"problem": f"{C4_LIQUIDITY} needs the instrument BTC or ETH, got {cmd.instrument!r}"}
+    elif cmd.limit_id == C5_STOCK and cmd.instrument not in st.securities:
+        problem = C.UNKNOWN_SECURITY, {"security": cmd.instrument}
+    elif cmd.limit_id == C5_GROUP and not any(r.correlation_group == cmd.instrument for r in st.securities.values() if cmd.instrument):
+        problem = C.INVALID_PARAMETER, {"problem": f"{C5_GROUP} needs the name of a correlated group of listed securities, got {cmd.instrument!r}"}
     elif not cmd.justification.strip():
         problem = C.INVALID_PARAMETER, {"problem": "an exception needs a justification"}
     elif not cmd.approver.strip():
@@ -174,11 +265,12 @@ def record_limit_exception(st: BrokerState, seq: int, ts: int, cmd: RecordLimitE
         approver=cmd.approver,
         recorded_ts_ns=ts,
         expiry_ns=cmd.expiry_ns,
+        instrument=cmd.instrument,
     )
     st.limit_exceptions.append(entry)
     out.append(
         LimitExceptionRecorded(
             seq=seq, ts_ns=ts, exception_id=entry.exception_id, limit_id=entry.limit_id, client=entry.client,
-            justification=entry.justification, approver=entry.approver, expiry_ns=entry.expiry_ns,
+            justification=entry.justification, approver=entry.approver, expiry_ns=entry.expiry_ns, instrument=entry.instrument,
         )
     )

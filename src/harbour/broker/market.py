@@ -8,6 +8,14 @@ After any change that can move a client's ratio, every client with a loan or an 
 warning or call is reviewed in client-id order. A VA mark makes any resulting call
 VA-driven; every other change makes it securities-driven (M4).
 
+V1: a security is marked only while HKEX is open (``SetExchangeSession``); outside the
+session it stays at its last close and a mark is refused (SECURITY_MARK_OUTSIDE_SESSION),
+so the feed must send the closing price before the session closes.
+
+C3/C4/C5: ``RecordAverageDailyVolume`` records an instrument's ADV (shares, or VA units,
+per day); it moves the size multiplier k of large holdings, so every client is reviewed
+(a BTC/ETH ADV change is VA-driven for M4, a security's securities-driven).
+
 V2: ``MarkVirtualAssetFeeds`` marks BTC/ETH at the cross-checked price of its feeds
 (``cross_check``): the primary (executable VATP bid) when the reference median confirms
 it, otherwise the lower of the two with a ``PriceAlertRaised``. ``MarkVirtualAsset``
@@ -27,13 +35,15 @@ from harbour.broker.commands import (
     MarkSecurity,
     MarkVirtualAsset,
     MarkVirtualAssetFeeds,
+    RecordAverageDailyVolume,
     ReviewMargins,
     SetExchangeSession,
     SetSecurityMarginRatio,
     SetSecuritySuspended,
 )
-from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, MAX_SECURITY_PRICE, MAX_VA_PRICE, BrokerConfig
+from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, MAX_AVERAGE_DAILY_VOLUME, MAX_SECURITY_PRICE, MAX_VA_PRICE, BrokerConfig
 from harbour.broker.events import (
+    AverageDailyVolumeRecorded,
     BrokerConfigured,
     ExchangeSessionSet,
     PriceAlertRaised,
@@ -45,7 +55,7 @@ from harbour.broker.events import (
 from harbour.broker.margin import review_client
 from harbour.broker.rejects import rejected
 from harbour.broker.reviews import flag_annual_reviews
-from harbour.broker.state import BrokerState, SecurityRecord, VaMark
+from harbour.broker.state import AverageDailyVolume, BrokerState, SecurityRecord, VaMark
 from harbour.broker.validation import validate_config
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import BPS, div_round_up
@@ -83,13 +93,19 @@ def set_security_margin_ratio(st: BrokerState, seq: int, ts: int, cmd: SetSecuri
     if not 0 <= cmd.margin_ratio_bps < BPS:
         out.append(rejected(seq, ts, "set_security_margin_ratio", C.INVALID_PARAMETER, problem="margin ratio must be in [0, 10000) bps"))
         return
+    if len(cmd.correlation_group) > 32:
+        out.append(rejected(seq, ts, "set_security_margin_ratio", C.INVALID_PARAMETER, problem="correlation group name is longer than 32 characters"))
+        return
     record = st.securities.get(cmd.security)
     old = record.margin_ratio_bps if record is not None else 0
     if record is None:
-        st.securities[cmd.security] = SecurityRecord(margin_ratio_bps=cmd.margin_ratio_bps)
+        st.securities[cmd.security] = SecurityRecord(margin_ratio_bps=cmd.margin_ratio_bps, correlation_group=cmd.correlation_group)
     else:
         record.margin_ratio_bps = cmd.margin_ratio_bps
-    out.append(SecurityMarginRatioSet(seq=seq, ts_ns=ts, security=cmd.security, old_bps=old, new_bps=cmd.margin_ratio_bps))
+        record.correlation_group = cmd.correlation_group
+    out.append(
+        SecurityMarginRatioSet(seq=seq, ts_ns=ts, security=cmd.security, old_bps=old, new_bps=cmd.margin_ratio_bps, correlation_group=cmd.correlation_group)
+    )
     review_all(st, seq, ts, CAUSE_SECURITIES, out)
 
 
@@ -110,6 +126,9 @@ def mark_security(st: BrokerState, seq: int, ts: int, cmd: MarkSecurity, out: li
         return
     if not 0 < cmd.price <= MAX_SECURITY_PRICE:
         out.append(_bad_price(seq, ts, "mark_security", cmd.security, cmd.price, MAX_SECURITY_PRICE))
+        return
+    if not st.hkex_open:
+        out.append(rejected(seq, ts, "mark_security", C.SECURITY_MARK_OUTSIDE_SESSION, security=cmd.security, price=cmd.price))
         return
     record.price = cmd.price
     record.marked_ts_ns = ts
@@ -216,6 +235,24 @@ def _bad_price(seq: int, ts: int, command: str, instrument: str, price: int, cei
     if price <= 0:
         return rejected(seq, ts, command, C.PRICE_NOT_POSITIVE, instrument=instrument, price=price)
     return rejected(seq, ts, command, C.AMOUNT_TOO_LARGE, field=f"price of {instrument}", value=price, ceiling=ceiling)
+
+
+def record_average_daily_volume(st: BrokerState, seq: int, ts: int, cmd: RecordAverageDailyVolume, out: list[object]) -> None:
+    """C3/C4/C5: record an instrument's ADV, then review every client (k may change)."""
+    name = "record_average_daily_volume"
+    is_va = cmd.instrument in ELIGIBLE_VIRTUAL_ASSETS
+    if not is_va and cmd.instrument not in st.securities:
+        out.append(rejected(seq, ts, name, C.UNKNOWN_SECURITY, security=cmd.instrument))
+    elif cmd.qty <= 0:
+        out.append(rejected(seq, ts, name, C.AMOUNT_NOT_POSITIVE, field="average daily volume", value=cmd.qty))
+    elif cmd.qty > MAX_AVERAGE_DAILY_VOLUME:
+        out.append(rejected(seq, ts, name, C.AMOUNT_TOO_LARGE, field="average daily volume", value=cmd.qty, ceiling=MAX_AVERAGE_DAILY_VOLUME))
+    elif not 1 <= cmd.window_days <= 366 or len(cmd.source) > 64:
+        out.append(rejected(seq, ts, name, C.INVALID_PARAMETER, problem="the ADV window must be 1 to 366 days and the source at most 64 characters"))
+    else:
+        st.average_daily_volumes[cmd.instrument] = AverageDailyVolume(qty=cmd.qty, window_days=cmd.window_days, source=cmd.source, recorded_ts_ns=ts)
+        out.append(AverageDailyVolumeRecorded(seq=seq, ts_ns=ts, instrument=cmd.instrument, qty=cmd.qty, window_days=cmd.window_days, source=cmd.source))
+        review_all(st, seq, ts, CAUSE_VIRTUAL_ASSET if is_va else CAUSE_SECURITIES, out)
 
 
 def set_exchange_session(st: BrokerState, seq: int, ts: int, cmd: SetExchangeSession, out: list[object]) -> None:

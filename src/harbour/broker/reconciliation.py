@@ -13,8 +13,8 @@ client or asset missing on either side counts as zero):
 
 ``ResolveCustodyBreak`` closes one open break with a resolution and a named approver.
 While any break is open, ``margin.check_new_financing`` refuses every new advance
-(CUSTODY_BREAK_OPEN). A missing statement counts like a break (D27 closed, see
-docs/drafts/broker.md): once the broker reconciles (from its first statement, the
+(CUSTODY_BREAK_OPEN). A missing statement counts like a break (docs/decisions.md
+D37): once the broker reconciles (from its first statement, the
 go-live reconciliation), an advance at time t needs a statement dated no earlier than
 t's HKT date minus ``custody_statement_max_age_days`` (house default 2: yesterday's
 end-of-day statement may still be in transit this morning; a whole missed day blocks),

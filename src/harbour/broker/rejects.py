@@ -52,6 +52,11 @@ BROKER_CODES: tuple[RejectCode, ...] = (
     RejectCode.CUSTODY_BREAK_OPEN,
     RejectCode.NO_OPEN_CUSTODY_BREAK,
     RejectCode.CUSTODY_STATEMENT_MISSING,
+    RejectCode.CREDIT_LIMIT_ABOVE_STRESSED_NAV,
+    RejectCode.LIQUIDATION_CAPACITY_EXCEEDED,
+    RejectCode.SINGLE_STOCK_LIMIT_EXCEEDED,
+    RejectCode.CORRELATED_GROUP_LIMIT_EXCEEDED,
+    RejectCode.SECURITY_MARK_OUTSIDE_SESSION,
 )
 
 C = RejectCode
@@ -93,6 +98,15 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.NO_OPEN_CUSTODY_BREAK: "there is no open custody break {break_id}",
     C.CUSTODY_STATEMENT_MISSING: "client {client}: no new financing: the last custody statement is for {last_statement}, "
     "older than {max_age_days} day(s) before {today} HKT (N2)",
+    C.CREDIT_LIMIT_ABOVE_STRESSED_NAV: "client {client}: credit limit {new_limit} is above {supported}, {multiple_bps} bps of its NAV with "
+    "BTC/ETH at the stressed value ({stressed_nav}); a larger limit needs a documented WAIVER (K1, 26EC5)",
+    C.LIQUIDATION_CAPACITY_EXCEEDED: "client {client}: the book's {instrument} collateral {value} units would exceed {limit}, "
+    "the {limit_id} one-day liquidation capacity",
+    C.SINGLE_STOCK_LIMIT_EXCEEDED: "client {client}: the book's margin value in {instrument}, {value}, is above the {limit_id} "
+    "single-stock limit {limit}: no new financing against it",
+    C.CORRELATED_GROUP_LIMIT_EXCEEDED: "client {client}: the book's margin value in correlated group {instrument}, {value}, is above "
+    "the {limit_id} limit {limit}: no new financing against it",
+    C.SECURITY_MARK_OUTSIDE_SESSION: "mark {price} of {security} refused: HKEX is closed and securities stay at the last close (V1)",
 }
 
 

@@ -9,7 +9,7 @@ bad-debt booking.
   rounding up, capped at what is held. An asset for which the closed form is not valid
   is skipped: selling it would raise R, not lower it.
 * Order (M7): while HKEX is closed only VA can be sold; otherwise lowest margin ratio
-  first (frees the most loan per dollar of MV lost), then the largest unrealised loser
+  (the effective one, after the C3/C5 size multiplier) first (frees the most loan per dollar of MV lost), then the largest unrealised loser
   first, then by instrument and lot. The client has no open buy orders at the broker in
   this slice, so step 1 (cancel open buys) has nothing to do.
 * Proceeds: gross rounds down (credited), cost rounds up (charged); net repays the loan
@@ -38,7 +38,16 @@ from harbour.broker.state import (
     security_asset,
 )
 from harbour.broker.transfers import debit_lot, post_main
-from harbour.broker.valuation import SECURITY, VIRTUAL_ASSET, client_figures, price_snapshot, ratio_above, va_margin_ratio_bps, va_value
+from harbour.broker.valuation import (
+    SECURITY,
+    VIRTUAL_ASSET,
+    client_figures,
+    price_snapshot,
+    ratio_above,
+    security_margin_ratio_bps,
+    va_effective_margin_ratio_bps,
+    va_value,
+)
 from harbour.kernel.money import BPS, div_round_up
 
 _CORRECTIONS: Final = 3  # extra passes on one asset if rounding left R a hair above R*
@@ -73,14 +82,15 @@ def sale_order(st: BrokerState, client: int) -> list[SaleCandidate]:
             mark = st.va_marks.get(lot.asset)
             if lot.asset not in ELIGIBLE_VIRTUAL_ASSETS or mark is None:
                 continue
-            mr = va_margin_ratio_bps(st.config, lot.asset, custody.holding(lot.asset))
+            mr, _ = va_effective_margin_ratio_bps(st, lot.asset, custody.holding(lot.asset))
             unrealised = va_value(lot.qty, mark.price) - va_value(lot.qty, lot.cost_price)
             candidates.append(SaleCandidate(mr, unrealised, VIRTUAL_ASSET, lot.asset, lot.lot_id, mark.price))
     if st.hkex_open:
-        for code, _ in st.securities_held(client):
+        for code, shares in st.securities_held(client):
             record = st.securities[code]
             if record.price > 0 and not record.suspended:
-                candidates.append(SaleCandidate(record.margin_ratio_bps, 0, SECURITY, code, 0, record.price))
+                mr, _ = security_margin_ratio_bps(st, code, shares)
+                candidates.append(SaleCandidate(mr, 0, SECURITY, code, 0, record.price))
     candidates.sort()
     return candidates
 

@@ -3,14 +3,16 @@
 Owns ``BrokerState``: the configuration in force, the marginable securities list with
 marks and suspensions, the VA marks, the HKEX session flag, clients, each client's VA
 custody sub-ledger and the main ledger, the book figures and exceptions register of
-the concentration limits (C1-C4), each client's credit-limit audit trail (K1) and the
-custody break register of the daily reconciliation (N2/N4).
+the concentration limits (C1-C5), the average daily volumes behind the size multipliers
+(C3/C5) and the liquidation capacity (C4), each client's credit-limit audit trail (K1) and
+the custody break register of the daily reconciliation (N2/N4).
 
 Main ledger (HKD micro-units and shares), balances signed from the broker's side
 (positive = the broker owes the party): ``CASH:<c>`` client cash (>= 0),
 ``LOAN:<c>`` minus the loan (<= 0), ``BAD_DEBT:<c>`` minus the written-off residual of
 that client alone (<= 0), ``SEC:<c>`` securities held for the client (asset
-``SEC:<code>``, >= 0), ``EXTERNAL`` the outside world (depositors, VATP, HKEX).
+``SEC:<code>``, >= 0), ``INTEREST_INCOME`` the interest the broker has charged (>= 0),
+``EXTERNAL`` the outside world (depositors, VATP, HKEX).
 
 ``to_state()`` turns everything into plain builtins in a canonical order; the snapshot
 is its msgpack encoding and the state hash is blake2b-256 of those bytes, so a
@@ -32,6 +34,7 @@ from harbour.ledger.book import Ledger
 
 HKD: Final = "HKD"
 MAIN_LEDGER: Final = "MAIN"
+INTEREST_INCOME: Final = "INTEREST_INCOME"
 
 
 def cash_account(client: int) -> str:
@@ -59,6 +62,19 @@ class SecurityRecord(msgspec.Struct, kw_only=True):
     price: int = 0  # 0 = never marked
     marked_ts_ns: int = 0
     suspended: bool = False
+    correlation_group: str = ""  # C5: securities sharing a group name are one correlated group
+
+
+class AverageDailyVolume(msgspec.Struct, frozen=True, kw_only=True):
+    """An instrument's average daily volume on its execution venues (C3/C5 size multiplier, C4 capacity).
+
+    ``qty`` is shares per day for a security and VA units (1e-8 coin) per day for BTC/ETH.
+    """
+
+    qty: int
+    window_days: int
+    source: str
+    recorded_ts_ns: int
 
 
 class VaMark(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,7 +92,7 @@ class BookFigures(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LimitException(msgspec.Struct, frozen=True, kw_only=True):
-    """One exceptions-register entry (C1-C4); kept after expiry as history."""
+    """One exceptions-register entry (C1-C5); kept after expiry as history."""
 
     exception_id: int
     limit_id: str
@@ -85,6 +101,7 @@ class LimitException(msgspec.Struct, frozen=True, kw_only=True):
     approver: str
     recorded_ts_ns: int
     expiry_ns: int
+    instrument: str = ""  # C4 liquidity: BTC/ETH; C5: the security or the correlated group
 
 
 class CreditLimitChange(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +113,8 @@ class CreditLimitChange(msgspec.Struct, frozen=True, kw_only=True):
     new_limit: int
     reason_code: str
     approver: str
+    nav: int = 0  # the client's NAV at the broker when the change was made (HKD micro)
+    stressed_nav: int = 0  # the same with BTC/ETH at the stressed value: the credit-assessment basis
 
 
 class CustodyBreak(msgspec.Struct, kw_only=True):
@@ -129,6 +148,7 @@ class BrokerState:
         "credit_limit_history",
         "custody_breaks",
         "last_reconciled_date",
+        "average_daily_volumes",
     )
 
     def __init__(self, config: BrokerConfig | None = None) -> None:
@@ -145,6 +165,7 @@ class BrokerState:
         self.credit_limit_history: dict[int, list[CreditLimitChange]] = {}  # K1 audit trail
         self.custody_breaks: list[CustodyBreak] = []  # N2/N4 break register, by id (id = index + 1)
         self.last_reconciled_date = ""  # statement date of the last custody reconciliation
+        self.average_daily_volumes: dict[str, AverageDailyVolume] = {}  # C3/C4/C5, by instrument
 
     def open_custody_breaks(self) -> list[CustodyBreak]:
         return [b for b in self.custody_breaks if not b.resolved]
@@ -185,6 +206,7 @@ class BrokerState:
             "credit_limit_history": [[c, [msgspec.to_builtins(e) for e in self.credit_limit_history[c]]] for c in sorted(self.credit_limit_history)],
             "custody_breaks": [msgspec.to_builtins(b) for b in self.custody_breaks],
             "last_reconciled_date": self.last_reconciled_date,
+            "average_daily_volumes": [[code, msgspec.to_builtins(adv)] for code, adv in sorted(self.average_daily_volumes.items())],
         }
 
     def encode(self) -> bytes:
@@ -213,4 +235,5 @@ class BrokerState:
         st.credit_limit_history = {c: [msgspec.convert(e, CreditLimitChange) for e in rows] for c, rows in s["credit_limit_history"]}
         st.custody_breaks = [msgspec.convert(b, CustodyBreak) for b in s.get("custody_breaks", [])]
         st.last_reconciled_date = s.get("last_reconciled_date", "")
+        st.average_daily_volumes = {code: msgspec.convert(adv, AverageDailyVolume) for code, adv in s.get("average_daily_volumes", [])}
         return st

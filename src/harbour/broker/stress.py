@@ -25,7 +25,8 @@ Per client and scenario (S3), every figure an integer in HKD micro-units or bps:
   raise R) is skipped. All-in cost c = sale cost + slippage; proceeds = x (1 - c)
   rounded down, repaying the loan first (any excess is cash). The basket's margin ratio
   is its margin value / value at the marks in whole bps, rounded down; BTC and ETH keep
-  the size add-on reached at the snapshot (a partial sale does not lower the haircut).
+  the size add-on and C3 multiplier reached at the snapshot (a partial sale does not
+  lower the haircut), and each security position carries its effective (C5) ratio.
 * Deficits: the loan not covered by cash plus the close-out of everything left at the
   final prices less c (value x (1 - c), rounded down), never below zero.
   - ``BLOCKED`` (VATP outage, HKEX closed): nothing is sold during the window; the whole
@@ -82,7 +83,7 @@ from harbour.broker.config import (
 )
 from harbour.broker.state import BrokerState
 from harbour.broker.stress_scenarios import LIBRARY, Scenario, uniform_va_shock, validate_scenario
-from harbour.broker.valuation import va_margin_ratio_bps
+from harbour.broker.valuation import security_margin_ratio_bps, va_effective_margin_ratio_bps
 from harbour.kernel.money import BPS
 
 I64 = npt.NDArray[np.int64]
@@ -161,7 +162,7 @@ class BookColumns:
             for code, qty in st.securities_held(cid):
                 record = st.securities[code]
                 if record.price > 0 and not record.suspended and qty > 0:
-                    pos.append((row, qty, record.price, record.margin_ratio_bps))
+                    pos.append((row, qty, record.price, security_margin_ratio_bps(st, code, qty)[0]))
                     total += qty * record.price
             cash = st.cash(cid)
             limit = st.clients[cid].credit_limit
@@ -170,7 +171,7 @@ class BookColumns:
                     raise ValueError(f"client {cid}: {name} {value} is outside the int64 stress envelope")
             rows.append((
                 cid, loan, cash, limit, units["BTC"], units["ETH"],
-                va_margin_ratio_bps(cfg, "BTC", units["BTC"]), va_margin_ratio_bps(cfg, "ETH", units["ETH"]),
+                va_effective_margin_ratio_bps(st, "BTC", units["BTC"])[0], va_effective_margin_ratio_bps(st, "ETH", units["ETH"])[0],
             ))  # fmt: skip
         cols = np.array(rows, dtype=np.int64).reshape(-1, 8)
         p = np.array(pos, dtype=np.int64).reshape(-1, 4)

@@ -37,15 +37,42 @@ def validate_config(config: BrokerConfig) -> Problem | None:
         return RejectCode.INVALID_PARAMETER, {"problem": "call deadlines must be positive and the cut-off within a day"}
     if config.custody_statement_max_age_days <= 0:
         return RejectCode.INVALID_PARAMETER, {"problem": "the custody statement age limit must be positive"}
-    for name in ("va_share_max_bps", "single_client_max_bps", "related_group_max_bps", "va_book_share_max_bps", "review_va_loan_share_bps", "review_large_transfer_bps"):
+    names = (
+        "va_share_max_bps", "single_client_max_bps", "related_group_max_bps", "va_book_share_max_bps", "review_va_loan_share_bps",
+        "review_large_transfer_bps", "liquidation_participation_bps", "single_stock_max_bps", "correlated_group_max_bps",
+    )  # fmt: skip
+    for name in names:
         value = getattr(config, name)
         if not 0 < value <= BPS:
             return RejectCode.INVALID_PARAMETER, {"problem": f"{name} must be in (0, 10000], got {value}"}
     if config.total_loans_max_capital_bps <= 0 or config.credit_review_period_ns <= 0 or config.review_call_window_ns <= 0:
         return RejectCode.INVALID_PARAMETER, {"problem": "the total-loans multiple and the credit review periods must be positive"}
+    if not 0 <= config.interest_rate_bps <= BPS:
+        return RejectCode.INVALID_PARAMETER, {"problem": f"interest_rate_bps must be in [0, 10000], got {config.interest_rate_bps}"}
+    if config.liquidation_days <= 0 or config.credit_limit_max_stressed_nav_bps <= 0:
+        return RejectCode.INVALID_PARAMETER, {"problem": "the liquidation days and the stressed-NAV credit multiple must be positive"}
+    for name in ("nav_stress_btc_bps", "nav_stress_eth_bps"):
+        value = getattr(config, name)
+        if not 0 <= value <= BPS:
+            return RejectCode.INVALID_PARAMETER, {"problem": f"{name} must be in [0, 10000], got {value}"}
+    problem = _size_tier_problem(config)
+    if problem:
+        return RejectCode.INVALID_PARAMETER, {"problem": problem}
     if config.va_feed_stale_ns <= 0 or config.va_feed_max_deviation_bps <= 0 or config.va_min_reference_feeds < 1:
         return RejectCode.INVALID_PARAMETER, {"problem": "VA feed staleness and divergence band must be positive, with at least one reference feed"}
     return None
+
+
+def _size_tier_problem(c: BrokerConfig) -> str:
+    """C3/C5: thresholds positive and increasing, multipliers in (0, 10000] and never rising with size."""
+    above, k = 0, BPS
+    for tier in c.size_tiers:
+        if tier.above_adv_bps <= above:
+            return f"size tier thresholds must be positive and increasing, got {tier.above_adv_bps} after {above}"
+        if not 0 < tier.k_bps <= k:
+            return f"size tier multiplier {tier.k_bps} must be in (0, {k}] (a larger holding never counts more)"
+        above, k = tier.above_adv_bps, tier.k_bps
+    return ""
 
 
 def _margin_level_problem(c: BrokerConfig) -> str:

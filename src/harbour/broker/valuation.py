@@ -1,4 +1,4 @@
-"""Collateral valuation: market value, margin value and the margin ratio (V1-V4, E2-E3).
+"""Collateral valuation: market value, margin value, the margin ratio and NAV (V1-V4, E2-E3, C3/C5).
 
 Owns the pure functions that turn a client's holdings and the marks in state into
 ``MarginFigures``. Nothing here changes state.
@@ -13,8 +13,18 @@ Rules:
   client's holding of that asset). Any other VA counts zero, also in market value (it
   has no trusted price). In "securities only" mode BTC/ETH keep their market value but
   get margin ratio 0.
+* C3/C5 size multiplier k: once an instrument's average daily volume (ADV) is recorded, a
+  client holding more of it than a size tier's share of that ADV has its house margin
+  ratio multiplied by the tier's k (house tiers 0.9 / 0.75 / 0.5 above 1 / 5 / 10% of
+  ADV): effective ratio = ratio x k // 10000, rounded down, used everywhere the ratio is
+  (calls, sale order, limits, stress). No ADV recorded: k = 1.
 * V4: the capital (FRR) view computes the same figures with every VA margin ratio at 0
-  (a 100% haircut): it is reported beside the house view, which alone drives calls.
+  (a 100% haircut) and securities at their listed ratio: it is reported beside the house
+  view, which alone drives calls.
+* NAV (26EC5, regulation.md A1 item 10): market value + cash - loan - bad debt; the
+  stressed NAV used in credit assessment (K1) counts BTC/ETH at the configured stress
+  shock (house default the severe 1-day tier: BTC -30%, ETH -45%): stressed price =
+  price x (10000 - shock) // 10000, value rounded down as any VA value.
 
 Rounding: values and margin values credited to the client round down (collateral is
 counted low); the ratio L / MV reported in basis points rounds up. Decisions never use
@@ -26,8 +36,8 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, VA_HAIRCUT_FLOOR_BPS, VA_UNITS_PER_COIN, BrokerConfig
-from harbour.broker.events import MarginFigures, PriceMark
-from harbour.broker.state import BrokerState
+from harbour.broker.events import MarginFigures, NavFigures, PriceMark
+from harbour.broker.state import AverageDailyVolume, BrokerState
 from harbour.kernel.money import BPS, div_round_down, div_round_up
 
 SECURITY: Final = "SECURITY"
@@ -42,8 +52,9 @@ class Position(NamedTuple):
     qty: int
     price: int  # 0 = never marked
     value: int  # market value counted (0 if suspended, unmarked or ineligible VA)
-    margin_ratio_bps: int  # house view
+    margin_ratio_bps: int  # house view, after the size multiplier k
     margin_ratio_frr_bps: int  # capital view
+    size_k_bps: int = BPS  # C3/C5 size multiplier applied to the house ratio
 
 
 def va_value(qty_units: int, price: int) -> int:
@@ -70,6 +81,29 @@ def va_margin_ratio_bps(config: BrokerConfig, asset: str, client_units: int) -> 
     return BPS - va_haircut_bps(config, asset, client_units)
 
 
+def size_k_bps(config: BrokerConfig, held: int, adv: AverageDailyVolume | None) -> int:
+    """C3/C5: the size multiplier k of a holding of ``held`` against the instrument's ADV (10000 without ADV)."""
+    k = BPS
+    if adv is None or adv.qty <= 0:
+        return k
+    for tier in config.size_tiers:
+        if held * BPS > tier.above_adv_bps * adv.qty:
+            k = tier.k_bps
+    return k
+
+
+def security_margin_ratio_bps(st: BrokerState, security: str, shares: int) -> tuple[int, int]:
+    """(effective house margin ratio, k) of ``shares`` of a listed security: its ratio x k (C5)."""
+    k = size_k_bps(st.config, shares, st.average_daily_volumes.get(security))
+    return div_round_down(st.securities[security].margin_ratio_bps * k, BPS), k
+
+
+def va_effective_margin_ratio_bps(st: BrokerState, asset: str, units: int) -> tuple[int, int]:
+    """(effective house margin ratio, k) of a client's holding of ``units`` of a VA: (100% - h) x k (V3, C3)."""
+    k = size_k_bps(st.config, units, st.average_daily_volumes.get(asset))
+    return div_round_down(va_margin_ratio_bps(st.config, asset, units) * k, BPS), k
+
+
 def margin_term(value: int, margin_ratio_bps: int) -> int:
     """Margin value of ``value`` at ``margin_ratio_bps``, rounded down (collateral counted low)."""
     return div_round_down(value * margin_ratio_bps, BPS)
@@ -92,13 +126,15 @@ def positions(st: BrokerState, client: int, adjust: dict[str, int] | None = None
         record = st.securities[code]
         counted = record.price > 0 and not record.suspended
         value = qty * record.price if counted else 0
-        out.append(Position(SECURITY, code, qty, record.price, value, record.margin_ratio_bps, record.margin_ratio_bps))
+        ratio, k = security_margin_ratio_bps(st, code, qty)
+        out.append(Position(SECURITY, code, qty, record.price, value, ratio, record.margin_ratio_bps, k))
     for asset in sorted(va):
         qty = va[asset]
         mark = st.va_marks.get(asset)
         price = mark.price if mark is not None else 0
         value = va_value(qty, price) if asset in ELIGIBLE_VIRTUAL_ASSETS else 0
-        out.append(Position(VIRTUAL_ASSET, asset, qty, price, value, va_margin_ratio_bps(st.config, asset, qty), 0))
+        ratio, k = va_effective_margin_ratio_bps(st, asset, qty)
+        out.append(Position(VIRTUAL_ASSET, asset, qty, price, value, ratio, 0, k))
     return out
 
 
@@ -148,6 +184,29 @@ def client_figures(st: BrokerState, client: int, adjust: dict[str, int] | None =
         st.cash(client) + cash_delta,
         st.clients[client].credit_limit,
     )
+
+
+def stressed_va_price(config: BrokerConfig, asset: str, price: int) -> int:
+    """The stressed-NAV price of ``asset``: price x (10000 - shock) // 10000 (BTC/ETH; others unchanged)."""
+    return div_round_down(price * (BPS - config.nav_stress_bps(asset)), BPS)
+
+
+def nav_of(st: BrokerState, held: list[Position], loan: int, cash: int, bad_debt: int) -> NavFigures:
+    """NAV and stressed NAV of valued positions with this loan, cash and bad debt."""
+    cfg = st.config
+    nav = sum(p.value for p in held) + cash - loan - bad_debt
+    va = [p for p in held if p.kind == VIRTUAL_ASSET]
+    va_now = sum(p.value for p in va)
+    stressed = sum(va_value(p.qty, stressed_va_price(cfg, p.instrument, p.price)) if p.value else 0 for p in va)
+    return NavFigures(
+        nav=nav, va_value=va_now, stressed_va_value=stressed, stressed_nav=nav - va_now + stressed,
+        btc_stress_bps=cfg.nav_stress_btc_bps, eth_stress_bps=cfg.nav_stress_eth_bps,
+    )
+
+
+def client_nav(st: BrokerState, client: int) -> NavFigures:
+    """The client's NAV at the broker now, with BTC/ETH at the mark and at the stressed value (credit assessment)."""
+    return nav_of(st, positions(st, client), st.loan(client), st.cash(client), st.bad_debt(client))
 
 
 def price_snapshot(st: BrokerState, client: int) -> tuple[PriceMark, ...]:

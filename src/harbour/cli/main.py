@@ -20,11 +20,12 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from harbour.broker import VA_UNITS_PER_COIN
+from harbour.cli.serve import serve as serve_command
 from harbour.journal import CommandCodec, Sequencer, recover
 from harbour.journal import replay as replay_journal
 from harbour.kernel.errors import HarbourError
 from harbour.kernel.money import MICRO, format_units
-from harbour.sim.broker_report import build_reports, default_report_dir, run_for_report, write_reports
+from harbour.sim.broker_report import build_reports, default_report_dir, iso, run_for_report, write_reports
 from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, run_broker_simulation
 from harbour.sim.clock import NS_PER_SECOND, SESSION_START_NS
 from harbour.sim.harness import (
@@ -36,6 +37,7 @@ from harbour.sim.harness import (
     run_simulation,
 )
 from harbour.sim.scenario import ScenarioConfig
+from harbour.sim.shock import SHOCKS
 from harbour.sim.venue_stress import ALL_SCENARIOS, DEFAULT_SCENARIOS, ScenarioResult, VenueStressReport, run_venue_stress
 from harbour.venue import VenueEngine, VenueEngineFactory, check_all, default_genesis
 from harbour.venue.commands import VenueCommand
@@ -55,6 +57,7 @@ app = typer.Typer(
 console = Console(highlight=False)
 broker_app = typer.Typer(name="broker", help="The VA margin-financing broker: simulate a seeded book through a VA crash; print its compliance reports.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
+app.command(name="serve")(serve_command)
 
 
 @app.callback()
@@ -77,9 +80,15 @@ def simulate(
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Journal a state-hash checkpoint every N commands.")] = 1_000,
     check_every: Annotated[int, typer.Option(min=1, help="Run every venue invariant every N commands.")] = 1_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
+    shock: Annotated[
+        str, typer.Option(help=f"Run the session through a library crash, prices as index prints: {', '.join(sorted(SHOCKS))}.")
+    ] = "",
 ) -> None:
     """Run a seeded trading session through the sequencer and journal, then summarise it."""
-    scenario_config = ScenarioConfig(seed=seed, minutes=minutes, clients=clients, client_actions_per_minute=rate)
+    if shock and shock not in SHOCKS:
+        console.print(f"[bold red]unknown shock {shock!r}[/]; known: {', '.join(sorted(SHOCKS))}")
+        raise typer.Exit(EXIT_ERROR)
+    scenario_config = ScenarioConfig(seed=seed, minutes=minutes, clients=clients, client_actions_per_minute=rate, shock=shock)
     harness_config = HarnessConfig(
         journal_dir=journal_dir if journal_dir is not None else default_journal_dir(seed),
         checkpoint_every=checkpoint_every,
@@ -158,10 +167,16 @@ def _print_summary(s: SimulationSummary) -> None:
         ("  MM as maker", [qty(m, m.mm_maker_qty) for m in instruments]),
         ("  MM as taker", [qty(m, m.mm_taker_qty) for m in instruments]),
         ("open interest", [qty(m, m.open_interest) for m in instruments]),
+        ("funding settlements", [f"{m.funding_settlements:,}" for m in instruments]),
+        ("funding paid", [f"{_money(m.funding_paid, 2)} {m.settlement_asset}" for m in instruments]),
+        ("last funding rate", [f"{format_units(m.last_funding_rate_e8, 6)}%" for m in instruments]),
     ]
     for label, cells in rows:
         markets.add_row(label, *cells)
     console.print(markets)
+
+    if s.shock or s.waterfall.liquidations:
+        _print_waterfall(s)
 
     if s.rejects:
         rejects = Table(title="Rejects by reason", title_justify="left")
@@ -180,6 +195,42 @@ def _print_summary(s: SimulationSummary) -> None:
             console.print(f"  {finding}")
     else:
         console.print(f"[green]all {s.invariant_checks_run} invariant checks passed[/]")
+
+
+def _print_waterfall(s: SimulationSummary) -> None:
+    """Liquidations, the loss waterfall layer by layer, ADL and funding, all from the session's events."""
+    w = s.waterfall
+    title = f"Shock {s.shock}: liquidations and the loss waterfall" if s.shock else "Liquidations and the loss waterfall"
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+
+    def amounts(by_asset: dict[str, int], decimals: int = 2) -> str:
+        return ", ".join(f"{asset} {_money(amount, decimals)}" for asset, amount in sorted(by_asset.items()) if amount) or "0"
+
+    table.add_row("liquidations (accounts)", f"{w.liquidations:,} ({len(w.accounts_liquidated):,})")
+    table.add_row("liquidation steps", f"{w.steps:,}")
+    for sym in sorted(w.closed_qty):
+        asset = w.markets[sym].settlement_asset
+        table.add_row(
+            f"  {sym} closed: book / backstop / ADL (lots)",
+            f"{w.book_qty.get(sym, 0):,} / {w.backstop_qty.get(sym, 0):,} / {w.adl_qty.get(sym, 0):,}",
+        )
+        table.add_row(f"  {sym} notional closed", f"{asset} {_money(w.closed_notional.get(sym, 0), 2)}")
+    table.add_row("liquidation fees to the insurance fund", amounts(w.liquidation_fees))
+    table.add_row("paid by defaulters' margin", amounts(w.layer("DEFAULTER_MARGIN")))
+    table.add_row("paid by defaulters' other gains (at the mark)", amounts(w.layer("DEFAULTER_GAINS")))
+    table.add_row("paid by the insurance fund", amounts(w.layer("INSURANCE_FUND")))
+    table.add_row("paid by the operator tranche", amounts(w.layer("OPERATOR_TRANCHE")))
+    table.add_row("ADL trades", f"{w.adl_trades:,}")
+    counterparties = ", ".join(f"{account} ({qty:,})" for account, qty in sorted(w.adl_counterparties.items()))
+    table.add_row("ADL counterparties (lots taken over)", counterparties or "-")
+    table.add_row("deficit in liquidations", amounts(w.layer("DEFICIT")))
+    table.add_row("deficit outstanding (DEFICIT)", amounts(w.deficit))
+    table.add_row("funding settlements", f"{w.funding_settlements:,}")
+    table.add_row("  funding paid / received", f"{amounts(w.funding_paid)} / {amounts(w.funding_received)}")
+    table.add_row("  funding residue to the fund / shortfall covered", f"{amounts(w.funding_residue, 6)} / {amounts(w.funding_shortfall)}")
+    console.print(table)
 
 
 def _money(micro_units: int, decimals: int = 6) -> str:
@@ -288,10 +339,19 @@ def broker_report(
     hours: Annotated[int, typer.Option(min=1, help="Simulated hours of the VA crash path.")] = 72,
     capital: Annotated[int, typer.Option(min=0, help="Excess liquid capital, whole HKD (stress line; capital if no book figures).")] = 3_000_000,
     slippage_bps: Annotated[int, typer.Option(min=0, max=5_000, help="Liquidation slippage in the stress run, bps.")] = 200,
+    custody_statement: Annotated[
+        Path | None,
+        typer.Option("--custody-statement", help="External custody statement (CSV client,asset,qty) to reconcile the final book against (N2)."),
+    ] = None,
+    statement_date: Annotated[str, typer.Option(help="Date of the custody statement, YYYY-MM-DD (default: the as-of HKT date).")] = "",
 ) -> None:
     """Run the seeded broker simulation and write the compliance reports of regulation.md (c) items 1-7 as Markdown and CSV."""
     config = BrokerSimConfig(seed=seed, clients=clients, hours=hours, excess_liquid_capital=capital * MICRO, slippage_bps=slippage_bps)
-    run = run_for_report(config)
+    try:
+        run = run_for_report(config, statement=custody_statement, statement_date=statement_date)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"broker report: {exc}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
     reports = build_reports(run)
     out_dir = out if out is not None else default_report_dir(seed)
     written = write_reports(run, reports, out_dir, markdown_files=out is not None)
@@ -316,6 +376,11 @@ def _ratio(bps: int | None) -> str:
 
 def _pct(bps: int) -> str:
     return f"{bps / 100:+.0f}%"
+
+
+def _broker_time(ts_ns: int) -> str:
+    """UTC time to the minute, from integer nanoseconds."""
+    return iso(ts_ns)[:16].replace("T", " ")
 
 
 def _print_broker(r: BrokerSimResult, show: int) -> None:
@@ -378,6 +443,17 @@ def _print_broker(r: BrokerSimResult, show: int) -> None:
                 f"reverse stress (S4): book deficit exceeds excess liquid capital from BTC/ETH -{rv.shock_bps / 100:.2f}% "
                 f"(deficit HKD {_money(rv.deficit_at_shock, 0)}; at -{(rv.shock_bps - 1) / 100:.2f}%: HKD {_money(rv.deficit_below, 0)})"
             )
+    if r.stress_runs:
+        runs = Table(title="Stress reruns (S1: end of day and BTC/ETH moves of 5% within an hour)", title_justify="left")
+        for col in ("time (UTC)", "trigger", "BTC (HKD)", "worst scenario", "worst deficit blocked (HKD)", "above capital", "reverse stress"):
+            runs.add_column(col, justify="right" if col not in ("trigger", "worst scenario") else "left")
+        for run in r.stress_runs[:show]:
+            reverse = "none to -100%" if run.reverse_shock_bps is None else f"-{run.reverse_shock_bps / 100:.2f}%"
+            runs.add_row(
+                _broker_time(run.ts_ns), run.trigger, _money(run.btc_price, 0), run.worst_scenario, _money(run.worst_deficit_blocked, 0),
+                str(run.scenarios_exceeding_capital), reverse,
+            )
+        console.print(runs)
     console.print(f"final state hash [bold]{r.final_state_hash}[/]", soft_wrap=True)
     if r.findings:
         console.print(f"[bold red]{len(r.findings)} invariant finding(s):[/]")

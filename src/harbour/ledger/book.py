@@ -46,6 +46,12 @@ class Ledger:
             wallet = self._balances[account] = {}
         return wallet
 
+    def balances_of(self, accounts: Sequence[LedgerAccount], asset: str) -> list[int]:
+        """``balance(account, asset)`` of each account, in order (one call for many accounts)."""
+        balances = self._balances
+        empty: dict[str, int] = {}
+        return [balances.get(account, empty).get(asset, 0) for account in accounts]
+
     def accounts(self) -> Iterator[tuple[LedgerAccount, dict[str, int]]]:
         return iter(self._balances.items())
 

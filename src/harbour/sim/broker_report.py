@@ -31,27 +31,48 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from harbour.broker import VA_UNITS_PER_COIN, BrokerEngine, BrokerState
+import msgspec
+
+from harbour.broker import VA_UNITS_PER_COIN, BrokerEngine, BrokerState, check_all
 from harbour.broker import commands as c
 from harbour.broker.clients import CALL
 from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS
-from harbour.broker.credit import ALLOWED_REASONS, REFUSED_REASON
+from harbour.broker.credit import ALLOWED_REASONS, ONBOARDING, REFUSED_REASON, supported_limit
 from harbour.broker.custody import CREDIT_KINDS, DEBIT_KINDS
+from harbour.broker.custody_statement import parse_custody_statement
+from harbour.broker.deadlines import HKT_OFFSET_NS
 from harbour.broker.events import (
     BadDebtBooked,
     CollateralSold,
+    CustodyReconciled,
     ForcedSaleCompleted,
     ForcedSaleStarted,
+    InterestAccrued,
     LimitExceptionApplied,
     MarginCallIssued,
     MarginCallMet,
     MarginFigures,
     MarginWarningCleared,
     MarginWarningIssued,
+    PriceAlertRaised,
     PriceMark,
     Rejected,
 )
-from harbour.broker.valuation import SECURITY, VIRTUAL_ASSET, client_figures, margin_term, positions
+from harbour.broker.limits import (
+    C1,
+    C2_CLIENT,
+    C4_LIQUIDITY,
+    C4_TOTAL_LOANS,
+    C4_VA_SHARE,
+    C5_GROUP,
+    C5_STOCK,
+    active_exception,
+    book_va_units,
+    group_margin_values,
+    liquidation_capacity,
+    security_margin_values,
+)
+from harbour.broker.valuation import SECURITY, VIRTUAL_ASSET, client_figures, client_nav, margin_term, positions, va_margin_ratio_bps
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import BPS, MICRO, div_round_down, div_round_up, format_units
 from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, run_broker_simulation
@@ -80,19 +101,41 @@ class ReportRun:
     state: BrokerState
     events: list[Any]
     as_of_ns: int
+    statement_file: str = ""  # the external custody statement reconciled at the end of the run, if any
 
     @property
     def state_hash(self) -> str:
         return self.result.final_state_hash
 
 
-def run_for_report(config: BrokerSimConfig) -> ReportRun:
-    """Run the seeded broker simulation and keep what the reports need."""
+def run_for_report(config: BrokerSimConfig, *, statement: Path | None = None, statement_date: str = "") -> ReportRun:
+    """Run the seeded broker simulation and keep what the reports need.
+
+    With ``statement`` (an external custody statement file, ``broker.custody_statement`` format), the final book is
+    reconciled against it as one more journaled command (``ReconcileCustody``, dated ``statement_date`` or the as-of HKT
+    date): its breaks open in the register, block new financing and appear in report 7. ValueError on a malformed file.
+    """
     result = run_broker_simulation(config)
     state = result.final_state
     if state is None or state.state_hash().hex() != result.final_state_hash:
         raise RuntimeError("the simulation's final state does not match its final state hash")
-    return ReportRun(config=config, result=result, state=state, events=list(result.events), as_of_ns=result.as_of_ns)
+    run = ReportRun(config=config, result=result, state=state, events=list(result.events), as_of_ns=result.as_of_ns)
+    if statement is not None:
+        holdings = parse_custody_statement(statement.read_text(encoding="utf-8"))
+        date = statement_date or (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=(run.as_of_ns + HKT_OFFSET_NS) // 1_000)).date().isoformat()
+        engine = BrokerEngine(state)
+        ts = run.as_of_ns + 1
+        out = engine.apply(result.commands + 1, ts, c.ReconcileCustody(statement_date=date, holdings=holdings))
+        rejected = [e for e in out if isinstance(e, Rejected)]
+        if rejected:
+            raise ValueError(f"custody statement {statement}: {rejected[0].message}")
+        result.events.extend(out)
+        result.commands += 1
+        result.as_of_ns = ts
+        result.final_state_hash = state.state_hash().hex()
+        result.findings = [str(f) for f in check_all(state)]
+        run = ReportRun(config=config, result=result, state=state, events=list(result.events), as_of_ns=ts, statement_file=statement.name)
+    return run
 
 
 # --- formatting ---------------------------------------------------------------------------------
@@ -158,6 +201,7 @@ class Report:
     intro: list[str] = field(default_factory=list)  # Markdown lines before the main table
     outro: list[str] = field(default_factory=list)  # Markdown lines after it
     md_columns: tuple[str, ...] | None = None  # columns shown in Markdown (default: all)
+    files: dict[str, bytes] = field(default_factory=dict)  # further files written beside the CSV (name -> bytes)
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -209,6 +253,8 @@ DASHBOARD_HEADER: Final = (
     "eth_qty", "eth_value_hkd", "eth_haircut_pct", "eth_after_haircut_hkd",
     "cash_hkd", "loan_hkd", "margin_value_hkd", "margin_ratio_pct", "call_level_pct", "headroom_hkd",
     "call_status", "call_issued", "time_in_call", "call_deadline", "credit_limit_hkd", "utilisation_pct", "bad_debt_hkd",
+    "btc_size_k_pct", "eth_size_k_pct", "nav_hkd", "va_stressed_value_hkd", "stressed_nav_hkd", "credit_review_due", "review_trigger",
+    "interest_charged_hkd",
 )  # fmt: skip
 
 
@@ -216,19 +262,26 @@ def dashboard(run: ReportRun) -> Report:
     st = run.state
     cfg = st.config
     rows: list[tuple[str, ...]] = []
-    totals = {"sec": 0, "sec_mv": 0, "btc": 0, "btc_mv": 0, "eth": 0, "eth_mv": 0, "cash": 0, "loan": 0, "mv": 0, "limit": 0, "bad": 0}
+    interest: dict[int, int] = {}
+    for e in run.events:
+        if isinstance(e, InterestAccrued):
+            interest[e.client] = interest.get(e.client, 0) + e.amount
+    totals = {"sec": 0, "sec_mv": 0, "btc": 0, "btc_mv": 0, "eth": 0, "eth_mv": 0, "cash": 0, "loan": 0, "mv": 0, "limit": 0, "bad": 0,
+              "nav": 0, "va_stressed": 0, "stressed_nav": 0}
     for cid in sorted(st.clients):
         client = st.clients[cid]
         fig = client_figures(st, cid)
         held = positions(st, cid)
         sec_value = sum(p.value for p in held if p.kind == SECURITY)
         sec_mv = sum(margin_term(p.value, p.margin_ratio_bps) for p in held if p.kind == SECURITY)
-        va: dict[str, tuple[int, int, int, int]] = {}  # asset -> qty, value, haircut bps, after haircut
+        va: dict[str, tuple[int, int, int, int, int]] = {}  # asset -> qty, value, haircut bps, after haircut and k, k
         for p in held:
             if p.kind == VIRTUAL_ASSET and p.instrument in ELIGIBLE_VIRTUAL_ASSETS:
-                va[p.instrument] = (p.qty, p.value, BPS - p.margin_ratio_bps, margin_term(p.value, p.margin_ratio_bps))
-        btc = va.get("BTC", (0, 0, 0, 0))
-        eth = va.get("ETH", (0, 0, 0, 0))
+                haircut = BPS - va_margin_ratio_bps(cfg, p.instrument, p.qty)
+                va[p.instrument] = (p.qty, p.value, haircut, margin_term(p.value, p.margin_ratio_bps), p.size_k_bps)
+        btc = va.get("BTC", (0, 0, 0, 0, BPS))
+        eth = va.get("ETH", (0, 0, 0, 0, BPS))
+        nav = client_nav(st, cid)
         call_cap = div_round_down(fig.margin_value * cfg.call_ratio_bps, BPS)
         headroom = min(call_cap, fig.credit_limit) - fig.loan
         call = client.call
@@ -243,9 +296,12 @@ def dashboard(run: ReportRun) -> Report:
             duration(run.as_of_ns - call.issued_ts_ns) if call is not None else "",
             iso(call.deadline_ns) if call is not None else "",
             hkd(fig.credit_limit), pct(share_bps(fig.loan, fig.credit_limit)) if fig.credit_limit else "n/a", hkd(st.bad_debt(cid)),
+            pct(btc[4]) if btc[0] else "", pct(eth[4]) if eth[0] else "", hkd(nav.nav), hkd(nav.stressed_va_value), hkd(nav.stressed_nav),
+            iso(client.review_due_ns), client.review_trigger, hkd(interest.get(cid, 0)),
         ))  # fmt: skip
         for key, value in (("sec", sec_value), ("sec_mv", sec_mv), ("btc", btc[1]), ("btc_mv", btc[3]), ("eth", eth[1]), ("eth_mv", eth[3]),
-                           ("cash", fig.cash), ("loan", fig.loan), ("mv", fig.margin_value), ("limit", fig.credit_limit), ("bad", st.bad_debt(cid))):
+                           ("cash", fig.cash), ("loan", fig.loan), ("mv", fig.margin_value), ("limit", fig.credit_limit), ("bad", st.bad_debt(cid)),
+                           ("nav", nav.nav), ("va_stressed", nav.stressed_va_value), ("stressed_nav", nav.stressed_nav)):
             totals[key] += value
     t = totals
     in_call_count = sum(1 for cl in st.clients.values() if cl.status == CALL)
@@ -254,6 +310,8 @@ def dashboard(run: ReportRun) -> Report:
         "", hkd(t["eth"]), "", hkd(t["eth_mv"]), hkd(t["cash"]), hkd(t["loan"]), hkd(t["mv"]),
         pct(div_round_up(t["loan"] * BPS, t["mv"])) if t["mv"] else "", pct(cfg.call_ratio_bps), "",
         "", "", "", "", hkd(t["limit"]), pct(share_bps(t["loan"], t["limit"])) if t["limit"] else "", hkd(t["bad"]),
+        "", "", hkd(t["nav"]), hkd(t["va_stressed"]), hkd(t["stressed_nav"]), "", f"{sum(1 for cl in st.clients.values() if cl.review_trigger)} triggered",
+        hkd(sum(interest.values())),
     ))  # fmt: skip
     intro = [
         "Per client, from the final broker state (house view; the engine's own valuation). Amounts in HKD; "
@@ -262,9 +320,15 @@ def dashboard(run: ReportRun) -> Report:
         f"Margin ratio R = loan / margin value (rounded up). Headroom = min(margin value x call level {pct(cfg.call_ratio_bps)}%, "
         "credit limit) - loan: the loan the client could still carry before a call (negative = shortfall). "
         "Utilisation = loan / credit limit. Time in call is measured to the as-of time. Snapshot retained as these files.",
+        f"Size multiplier k (C3 for BTC/ETH, C5 for stocks): a holding above 1/5/10% of the instrument's recorded average daily volume "
+        f"counts at 90/75/50% of its margin value ('after haircut' includes k). NAV = market value + cash - loan - bad debt; the stressed "
+        f"NAV used in credit assessment (K1, 26EC5) counts BTC at -{pct(cfg.nav_stress_btc_bps)}% and ETH at -{pct(cfg.nav_stress_eth_bps)}% "
+        "(the severe 1-day tier of the stress library). credit_review_due is the next K1 review; review_trigger the trigger that brought it forward. "
+        f"The loan includes interest at {pct(cfg.interest_rate_bps)}% a year (interest_charged: total in the run; none on written-off debt, M8).",
     ]
     md_cols = ("client", "status", "securities_value_hkd", "btc_value_hkd", "btc_after_haircut_hkd", "eth_value_hkd", "eth_after_haircut_hkd",
-               "loan_hkd", "margin_ratio_pct", "headroom_hkd", "call_status", "time_in_call", "credit_limit_hkd", "utilisation_pct")
+               "loan_hkd", "margin_ratio_pct", "headroom_hkd", "call_status", "time_in_call", "credit_limit_hkd", "utilisation_pct",
+               "nav_hkd", "stressed_nav_hkd", "review_trigger")
     return Report("1_dashboard", "1. Collateral and margin dashboard snapshot", DASHBOARD_HEADER, rows, intro=intro,
                   outro=["Every column (haircut %, quantities, cash, call times, bad debt) is in the CSV."], md_columns=md_cols)
 
@@ -292,6 +356,14 @@ def margin_call_log(run: ReportRun) -> Report:
     counts: dict[str, int] = {}
     shortfall_total = 0
     for e in run.events:
+        if isinstance(e, PriceAlertRaised):
+            kind = "PRICE_ALERT"
+            feeds = "; ".join(f"{f.source}{' (primary)' if f.primary else ''}={hkd(f.price)}@{iso(f.ts_ns)}" for f in e.feeds)
+            rows.append((str(e.seq), iso(e.ts_ns), "", kind, "+".join(e.reasons), "", "", "", "", "", "", e.asset, "", "", hkd(e.used_price),
+                         "", "", "", "", "", f"primary {hkd(e.primary_price)}, reference median {hkd(e.reference_price)}, "
+                         f"deviation {pct(e.deviation_bps)}%, used the lower {hkd(e.used_price)}; feeds: {feeds}"))
+            counts[kind] = counts.get(kind, 0) + 1
+            continue
         if not isinstance(e, _MARGIN_EVENTS):
             continue
         cid = e.client
@@ -333,7 +405,8 @@ def margin_call_log(run: ReportRun) -> Report:
         f"Residual shortfall booked as bad debt (M8, per client, never netted): HKD {hkd(shortfall_total)}.",
         "Each row carries the figures the engine decided on and the price snapshot it used (instrument=price@mark time), so any "
         "call or sale can be reproduced from the row alone; SALE_FILL rows carry the fill price. stop_advance = a call is outstanding "
-        "after the event (M3: no new advance and no collateral withdrawal). Notices: the event time is when the notice is due; "
+        "after the event (M3: no new advance and no collateral withdrawal). PRICE_ALERT rows: the VATP bid and the reference venues "
+        "did not confirm each other (V2: stale or divergent feeds), so BTC/ETH was marked at the lower price. Notices: the event time is when the notice is due; "
         "the delivery channel is not modelled by the engine.",
     ]
     md_cols = ("seq", "time", "client", "event", "cause_or_trigger", "loan_hkd", "margin_ratio_pct", "shortfall_hkd", "deadline",
@@ -370,16 +443,29 @@ def smf_monitor(run: ReportRun) -> Report:
             breaches.append(what)
         return "WITHIN" if ok else "BREACH"
 
+    covered: list[str] = []
+
+    def limit_status(ok: bool, limit_id: str, client: int, instrument: str, what: str) -> str:
+        """WITHIN, EXCEPTION_<id> (a deviation under an active register entry) or BREACH."""
+        if ok:
+            return "WITHIN"
+        entry = active_exception(st, limit_id, client, run.as_of_ns, instrument)
+        if entry is not None:
+            covered.append(f"{what} (exception {entry.exception_id}, approver {entry.approver}, expires {iso(entry.expiry_ns)})")
+            return f"EXCEPTION_{entry.exception_id}"
+        breaches.append(what)
+        return "BREACH"
+
     rows.append(("BOOK", "capital", "HKD", hkd(capital), "", "", source))
     rows.append(("BOOK", "shareholders_funds", "HKD", hkd(funds), "", "", source))
     rows.append(("BOOK", "va_margin_loans", "HKD", hkd(va_loans), "", "", "sum of client loans in the broker state"))
     rows.append(("BOOK", "securities_margin_loans", "HKD", hkd(sec_loans), "", "", "as recorded (0 if not recorded)"))
     rows.append(("BOOK", "total_margin_loans_to_capital", "multiple", multiple(total, capital), format_units(cfg.total_loans_max_capital_bps // 100, 2),
-                 status(total <= cap_limit, "total margin loans above 5x capital"), f"total HKD {hkd(total)} vs cap HKD {hkd(cap_limit)}"))
+                 limit_status(total <= cap_limit, C4_TOTAL_LOANS, 0, "", "total margin loans above 5x capital"), f"total HKD {hkd(total)} vs cap HKD {hkd(cap_limit)}"))
     if book is None:
         va_share_status, va_share_detail = "NOT_MEASURED", "C4: the securities margin book is not recorded, so the VA share is not measured"
     else:
-        va_share_status = status(va_loans * BPS <= cfg.va_book_share_max_bps * total, "VA financing share of the margin book above the limit")
+        va_share_status = limit_status(va_loans * BPS <= cfg.va_book_share_max_bps * total, C4_VA_SHARE, 0, "", "VA financing share of the margin book above the limit")
         va_share_detail = "C4"
     rows.append(("BOOK", "va_financing_share_of_margin_loans", "pct", pct(share_bps(va_loans, total)), pct(cfg.va_book_share_max_bps),
                  va_share_status, va_share_detail))
@@ -387,7 +473,7 @@ def smf_monitor(run: ReportRun) -> Report:
     top = sorted(((loan, cid) for cid, loan in loans.items() if loan > 0), key=lambda t: (-t[0], t[1]))[:TOP_CLIENTS]
     for loan, cid in top:
         rows.append(("TOP_CLIENT", str(cid), "pct_of_shareholders_funds", pct(share_bps(loan, funds)), pct(cfg.single_client_max_bps),
-                     status(loan <= client_cap, f"client {cid} above the single-client limit"), f"loan HKD {hkd(loan)}"))
+                     limit_status(loan <= client_cap, C2_CLIENT, cid, "", f"client {cid} above the single-client limit"), f"loan HKD {hkd(loan)}"))
     groups: dict[str, int] = {}
     for cid, client in st.clients.items():
         if client.related_group:
@@ -415,9 +501,64 @@ def smf_monitor(run: ReportRun) -> Report:
     for name in sorted(collateral_value, key=lambda k: (-collateral_value[k], k)):
         rows.append(("COLLATERAL", name, "share_of_market_value_pct", pct(share_bps(collateral_value[name], all_value)), "", "",
                      f"market value HKD {hkd(collateral_value[name])}, margin value HKD {hkd(collateral_margin[name])}"))
+    within_c1 = 0
+    for cid in sorted(st.clients):
+        held = positions(st, cid)
+        mv = sum(margin_term(p.value, p.margin_ratio_bps) for p in held)
+        va_term = sum(margin_term(p.value, p.margin_ratio_bps) for p in held if p.kind == VIRTUAL_ASSET)
+        if va_term * BPS <= cfg.va_share_max_bps * mv:
+            within_c1 += 1
+            continue
+        rows.append(("VA_SHARE", str(cid), "va_share_of_client_margin_value_pct", pct(share_bps(va_term, mv)), pct(cfg.va_share_max_bps),
+                     limit_status(False, C1, cid, "", f"client {cid} VA share of margin value above C1"),
+                     f"C1: VA margin value HKD {hkd(va_term)} of HKD {hkd(mv)}; a deviation blocks new financing without a register entry"))
+    rows.append(("VA_SHARE", f"{within_c1} clients", "within_c1", "", pct(cfg.va_share_max_bps), "WITHIN", "C1: VA share of each other client's margin value"))
+    for asset in sorted(ELIGIBLE_VIRTUAL_ASSETS):
+        in_book = book_va_units(st, asset)
+        capacity = liquidation_capacity(st, asset)
+        adv = st.average_daily_volumes.get(asset)
+        if capacity is None or adv is None:
+            rows.append(("LIQUIDITY", asset, "collateral_vs_one_day_capacity_pct", "", pct(BPS), "NOT_MEASURED",
+                         f"C4: no average daily volume recorded for {asset}; book collateral {units(in_book)} {asset}"))
+            continue
+        rows.append(("LIQUIDITY", asset, "collateral_vs_one_day_capacity_pct", pct(share_bps(in_book, capacity)), pct(BPS),
+                     limit_status(in_book <= capacity, C4_LIQUIDITY, 0, asset, f"book {asset} collateral above one day of liquidation capacity"),
+                     f"C4: book {units(in_book)} {asset} vs capacity {units(capacity)} {asset} = ADV {units(adv.qty)} x "
+                     f"{pct(cfg.liquidation_participation_bps)}% participation x {cfg.liquidation_days} day(s); ADV over {adv.window_days} days, "
+                     f"source {adv.source or 'n/a'}, recorded {iso(adv.recorded_ts_ns)}"))
+    by_security = security_margin_values(st)
+    stock_cap = div_round_down(funds * cfg.single_stock_max_bps, BPS)
+    for code in sorted(st.securities):
+        value = by_security.get(code, 0)
+        record = st.securities[code]
+        adv = st.average_daily_volumes.get(code)
+        rows.append(("SINGLE_STOCK", code, "margin_value_pct_of_shareholders_funds", pct(share_bps(value, funds)), pct(cfg.single_stock_max_bps),
+                     limit_status(value <= stock_cap, C5_STOCK, 0, code, f"security {code} margin value above the C5 single-stock limit"),
+                     f"C5: book margin value HKD {hkd(value)} (ratio {pct(record.margin_ratio_bps)}%, group {record.correlation_group or '-'}, "
+                     f"ADV {f'{adv.qty:,} shares' if adv else 'not recorded'}{', SUSPENDED' if record.suspended else ''})"))
+    corr_cap = div_round_down(funds * cfg.correlated_group_max_bps, BPS)
+    groups_mv = group_margin_values(st, by_security)
+    for group in sorted({r.correlation_group for r in st.securities.values()} - {""}):
+        value = groups_mv.get(group, 0)
+        members = ", ".join(sorted(code for code, r in st.securities.items() if r.correlation_group == group))
+        rows.append(("CORRELATED_GROUP", group, "margin_value_pct_of_shareholders_funds", pct(share_bps(value, funds)), pct(cfg.correlated_group_max_bps),
+                     limit_status(value <= corr_cap, C5_GROUP, 0, group, f"correlated group {group} margin value above the C5 group limit"),
+                     f"C5: book margin value HKD {hkd(value)} in {members}"))
+    reduced = 0
+    for cid in sorted(st.clients):
+        for p in positions(st, cid):
+            adv = st.average_daily_volumes.get(p.instrument)
+            if p.size_k_bps < BPS and adv is not None and p.margin_ratio_bps > 0:
+                reduced += 1
+                rows.append(("SIZE_MULTIPLIER", f"client {cid} {p.instrument}", "k_pct", pct(p.size_k_bps), "", "",
+                             f"C3/C5: holding {units(p.qty) if p.kind == VIRTUAL_ASSET else f'{p.qty:,} shares'} = "
+                             f"{pct(share_bps(p.qty, adv.qty))}% of ADV"))
+    if not reduced:
+        rows.append(("SIZE_MULTIPLIER", "(none)", "k_pct", pct(BPS), "", "", "C3/C5: no holding above 1% of its instrument's average daily volume"))
     for entry in st.limit_exceptions:
         active = "ACTIVE" if entry.expiry_ns > run.as_of_ns else "EXPIRED"
-        rows.append(("EXCEPTION", str(entry.exception_id), entry.limit_id, f"client {entry.client}" if entry.client else "book", "", active,
+        scope = f"client {entry.client}" if entry.client else "book"
+        rows.append(("EXCEPTION", str(entry.exception_id), entry.limit_id, scope + (f" {entry.instrument}" if entry.instrument else ""), "", active,
                      f"justification: {entry.justification}; approver: {entry.approver}; recorded {iso(entry.recorded_ts_ns)}; "
                      f"expires {iso(entry.expiry_ns)}"))
     applied = [e for e in run.events if isinstance(e, LimitExceptionApplied)]
@@ -430,8 +571,15 @@ def smf_monitor(run: ReportRun) -> Report:
         outro += [f"- {b}" for b in breaches]
     else:
         outro.append(f"No benchmark breach at {iso(run.as_of_ns)}: no notice to file.")
+    if covered:
+        outro += ["", "Deviations under an approved exceptions-register entry (justified, not breaches):", ""]
+        outro += [f"- {d}" for d in covered]
     intro = [
         f"Capital basis: {source}.",
+        "Limits: C1 VA share of each client's margin value; C2 single client and related group; C4 VA share of the margin book, "
+        "total loans to capital and BTC/ETH collateral against one day of liquidation capacity; C5 the book's margin value in one "
+        "security and one correlated group (house defaults, % of shareholders' funds); C3/C5 size multipliers. "
+        "Status WITHIN, BREACH, NOT_MEASURED (no data recorded) or EXCEPTION_<id> (a deviation under an active register entry).",
         f"Exceptions register: {len(st.limit_exceptions)} entr{'y' if len(st.limit_exceptions) == 1 else 'ies'}; "
         f"advances made under an exception: {len(applied)}.",
     ]
@@ -444,7 +592,8 @@ def smf_monitor(run: ReportRun) -> Report:
 STRESS_HEADER: Final = (
     "scenario", "kind", "date", "btc_shock_pct", "eth_shock_pct", "equity_shock_pct", "clients_in_call", "clients_forced",
     "sale_value_hkd", "deficit_allowed_hkd", "deficit_blocked_hkd", "clients_with_deficit", "excess_liquid_capital_hkd",
-    "exceeds_capital_allowed", "exceeds_capital_blocked",
+    "exceeds_capital_allowed", "exceeds_capital_blocked", "deficit_allowed_at_5pct_slippage_hkd", "deficit_blocked_at_5pct_slippage_hkd",
+    "deficit_allowed_at_10pct_slippage_hkd", "deficit_blocked_at_10pct_slippage_hkd",
 )  # fmt: skip
 
 
@@ -455,28 +604,33 @@ def stress_pack(run: ReportRun) -> Report:
         raise RuntimeError("the simulation ran no stress test")
     inp = rep.inputs
     kinds = {s.name: (s.kind, s.date) for s in rep.scenarios}
+    ladder = {bps: {r.scenario: r for r in report.results} for bps, report in run.result.slippage_ladder.items()}
     rows: list[tuple[str, ...]] = []
     for res in rep.results:
         kind, date = kinds.get(res.scenario, ("", ""))
+        at = [ladder[bps][res.scenario] if bps in ladder else None for bps in (500, 1_000)]
+        ladder_cells = tuple(hkd(getattr(r, f)) if r is not None else "" for r in at for f in ("deficit_allowed", "deficit_blocked"))
         rows.append((
             res.scenario, kind, date, pct(res.btc_shock_bps), pct(res.eth_shock_bps), pct(res.equity_shock_bps),
             str(res.clients_in_call), str(res.clients_forced), hkd(res.sale_value), hkd(res.deficit_allowed), hkd(res.deficit_blocked),
             str(res.clients_with_deficit), hkd(inp.excess_liquid_capital), yes_no(res.exceeds_capital_allowed), yes_no(res.exceeds_capital_blocked),
+            *ladder_cells,
         ))  # fmt: skip
     if rv.shock_bps is None:
         rows.append(("REVERSE_STRESS_THRESHOLD", "REVERSE", "", "none to -100.00", "", pct(rv.equity_shock_bps), "", "", "", "",
-                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "NO"))
+                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "NO", "", "", "", ""))
         reverse_line = "Reverse stress (S4): the book deficit stays within excess liquid capital even at BTC/ETH -100%."
     else:
         eth = div_round_up(rv.shock_bps * rv.eth_multiplier_bps, BPS)
         rows.append(("REVERSE_STRESS_THRESHOLD", "REVERSE", "", pct(-rv.shock_bps), pct(-eth), pct(rv.equity_shock_bps), "", "", "", "",
-                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "YES"))
+                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "YES", "", "", "", ""))
         reverse_line = (f"Reverse stress (S4): the book deficit (liquidation blocked) first exceeds excess liquid capital at a BTC shock of "
                         f"-{pct(rv.shock_bps)}% (deficit HKD {hkd(rv.deficit_at_shock)}; at -{pct(rv.shock_bps - 1)}%: HKD {hkd(rv.deficit_below)}); "
                         f"{rv.evaluations} evaluations.")
     intro = [
         "Scenario library and shock tiers run against the whole loan book (S2/S3), with liquidation allowed at stressed prices less "
-        "slippage and with liquidation blocked (venue outage, HKEX closed). Includes VA gap moves and combined equity+VA shocks.",
+        "slippage and with liquidation blocked (venue outage, HKEX closed). Includes VA gap moves and combined equity+VA shocks. "
+        "S2's slippage ladder: the *_at_5pct/10pct_slippage columns rerun the same book at 5% and 10% liquidation slippage.",
         f"Book stressed: the simulated book just before the crash, {rep.clients} clients with loans, state hash `{rep.state_hash}`.",
         f"Inputs: seed {inp.seed}, excess liquid capital HKD {hkd(inp.excess_liquid_capital)}, slippage {pct(inp.slippage_bps)}%, "
         f"sale cost {pct(inp.sale_cost_bps)}%, target ratio {pct(inp.target_ratio_bps)}%, call ratio {pct(inp.call_ratio_bps)}%, "
@@ -491,7 +645,22 @@ def stress_pack(run: ReportRun) -> Report:
         if res.top_deficit_clients:
             listed = ", ".join(f"{cid}: {hkd(amount)}" for cid, amount in res.top_deficit_clients[:5])
             outro.append(f"- {res.scenario}: {listed}")
-    return Report("4_stress_pack", "4. Stress-test pack", STRESS_HEADER, rows, intro=intro, outro=outro)
+    runs = run.result.stress_runs
+    outro += [
+        "", "## S1 run log", "",
+        f"The full library and the reverse stress were rerun {len(runs)} time(s) in the simulation: before the crash, at every HKEX close "
+        "(end of day) and whenever BTC or ETH moved 5% or more within an hour (event-driven, at most one per hour).", "",
+    ]
+    outro += md_table(
+        ("time", "trigger", "BTC (HKD)", "ETH (HKD)", "clients", "worst scenario", "worst deficit blocked (HKD)", "scenarios above capital", "reverse stress"),
+        [(iso(r.ts_ns), r.trigger, hkd(r.btc_price), hkd(r.eth_price), str(r.clients), r.worst_scenario, hkd(r.worst_deficit_blocked),
+          str(r.scenarios_exceeding_capital), "none to -100%" if r.reverse_shock_bps is None else f"-{pct(r.reverse_shock_bps)}%") for r in runs],
+    )
+    stored = {"seed": run.config.seed, "stress_report": rep, "reverse_stress": rv, "s1_runs": runs,
+              "s2_slippage_ladder": {str(bps): report for bps, report in sorted(run.result.slippage_ladder.items())}}
+    outro += ["", "Stored with its inputs, seed, scenario vectors and every result: `4_stress_pack.json`."]
+    return Report("4_stress_pack", "4. Stress-test pack", STRESS_HEADER, rows, intro=intro, outro=outro,
+                  files={"4_stress_pack.json": msgspec.json.format(msgspec.json.encode(stored), indent=1) + b"\n"})
 
 
 # --- 5. FRR evidence -----------------------------------------------------------------------------------------------
@@ -538,7 +707,10 @@ def frr_evidence(run: ReportRun) -> Report:
 # --- 6. credit-limit audit trail ------------------------------------------------------------------------------------
 
 
-CREDIT_HEADER: Final = ("client", "seq", "time", "old_limit_hkd", "new_limit_hkd", "reason_code", "approver", "outcome")
+CREDIT_HEADER: Final = (
+    "client", "seq", "time", "old_limit_hkd", "new_limit_hkd", "reason_code", "approver", "nav_hkd", "stressed_nav_hkd",
+    "supported_limit_hkd", "outcome",
+)  # fmt: skip
 
 
 def _refused_reason_control(run: ReportRun) -> tuple[bool, str]:
@@ -556,21 +728,52 @@ def _refused_reason_control(run: ReportRun) -> tuple[bool, str]:
     return refused, f"client {cid}, new limit HKD {hkd(limit + MICRO)}: {reason}; state unchanged: {yes_no(copy.state_hash() == before)}"
 
 
+def _stressed_nav_control(run: ReportRun) -> tuple[bool, str]:
+    """On a copy of the final state, raise the limit of the client with the most VA just above what its stressed NAV supports.
+
+    The increase must be refused (CREDIT_LIMIT_ABOVE_STRESSED_NAV) and change nothing.
+    """
+    st = run.state
+    if not st.clients:
+        return False, "no client to test against"
+    cid = max(sorted(st.clients), key=lambda k: client_nav(st, k).va_value)
+    nav = client_nav(st, cid)
+    copy = BrokerEngine(BrokerState.decode(st.encode()))
+    before = copy.state_hash()
+    new_limit = max(copy.state.clients[cid].credit_limit, supported_limit(st, nav.stressed_nav)) + MICRO
+    out = copy.apply(1, run.as_of_ns + 1, c.ChangeCreditLimit(client=cid, new_limit=new_limit, reason_code="CLIENT_REQUEST", approver="CONTROL_TEST"))
+    refused = len(out) == 1 and isinstance(out[0], Rejected) and out[0].code == RejectCode.CREDIT_LIMIT_ABOVE_STRESSED_NAV and copy.state_hash() == before
+    reason = out[0].reason if out and isinstance(out[0], Rejected) else "accepted"
+    return refused, (f"client {cid} (NAV HKD {hkd(nav.nav)}, BTC/ETH HKD {hkd(nav.va_value)} -> stressed HKD {hkd(nav.stressed_va_value)}, "
+                     f"stressed NAV HKD {hkd(nav.stressed_nav)}), new limit HKD {hkd(new_limit)}: {reason}; "
+                     f"state unchanged: {yes_no(copy.state_hash() == before)}")
+
+
 def credit_limit_audit(run: ReportRun) -> Report:
     st = run.state
+    cfg = st.config
     rows: list[tuple[str, ...]] = []
     for cid in sorted(st.credit_limit_history):
         for ch in st.credit_limit_history[cid]:
-            rows.append((str(cid), str(ch.seq), iso(ch.ts_ns), hkd(ch.old_limit), hkd(ch.new_limit), ch.reason_code, ch.approver, "APPLIED"))
+            supported = hkd(supported_limit(st, ch.stressed_nav)) if ch.reason_code != ONBOARDING else ""
+            rows.append((str(cid), str(ch.seq), iso(ch.ts_ns), hkd(ch.old_limit), hkd(ch.new_limit), ch.reason_code, ch.approver,
+                         hkd(ch.nav), hkd(ch.stressed_nav), supported, "APPLIED"))
     refused_attempts = [e for e in run.events if isinstance(e, Rejected) and e.command == "change_credit_limit"]
     for e in refused_attempts:
-        rows.append(("", str(e.seq), iso(e.ts_ns), "", "", str(e.detail.get("reason_code", "")), "", f"REFUSED {e.reason}: {e.message}"))
+        rows.append(("", str(e.seq), iso(e.ts_ns), "", "", str(e.detail.get("reason_code", "")), "", "", "", "", f"REFUSED {e.reason}: {e.message}"))
     ok, detail = _refused_reason_control(run)
+    nav_ok, nav_detail = _stressed_nav_control(run)
     intro = [
         f'"{REFUSED_REASON}" is refused as a reason for a credit-limit change (CREDIT_LIMIT_REASON_REFUSED): a limit never rises '
         "because VA financing exists (26EC5). Accepted reasons: " + ", ".join(sorted(ALLOWED_REASONS)) + ".",
         f"Control test on a copy of the final state: ChangeCreditLimit with reason {REFUSED_REASON} -> {detail}. "
         f"Control effective: **{yes_no(ok)}**.",
+        f"Client NAV in credit assessment (26EC5): every change records the client's NAV at the broker and its stressed NAV, with BTC at "
+        f"-{pct(cfg.nav_stress_btc_bps)}% and ETH at -{pct(cfg.nav_stress_eth_bps)}% (the severe 1-day tier). An increase above "
+        f"{pct(cfg.credit_limit_max_stressed_nav_bps)}% of the stressed NAV (supported_limit) is refused (CREDIT_LIMIT_ABOVE_STRESSED_NAV) "
+        "unless it is a WAIVER, the documented and approved risk assessment. The onboarding limit comes from the existing SMF process.",
+        f"Control test on a copy of the final state: an increase just above the stressed-NAV support -> {nav_detail}. "
+        f"Control effective: **{yes_no(nav_ok)}**.",
         f"Every change in the audit trail ({len(rows) - len(refused_attempts)} applied, {len(refused_attempts)} refused in the run), "
         "with old and new limit, reason code, approver and time. The onboarding limit is each client's first entry.",
     ]
@@ -617,10 +820,28 @@ def encumbrance_attestation(run: ReportRun) -> Report:
         "PURCHASE credit or a WITHDRAWAL or FORCED_SALE debit for the owner itself, it is not rehypothecable, and its movements sum to "
         "its quantity and to its sub-ledger balance. Every lot is listed, open or closed, with its full movement history.",
         f"Lots: {lots}; clean: {clean_lots}. Custody reconciliation (N2): last statement {run.state.last_reconciled_date or 'none'}, "
-        f"{len(run.state.custody_breaks)} break(s) found, {len(run.state.open_custody_breaks())} open; in this simulation the custodian's "
-        "statement is generated from the books at go-live and every day at 09:00 HKT (no statement file is loaded).",
+        f"{len(run.state.custody_breaks)} break(s) found, {len(run.state.open_custody_breaks())} open"
+        + ("; new financing is BLOCKED while a break is open (N2)." if run.state.open_custody_breaks() else ".")
+        + (f" The last statement is the external file `{run.statement_file}`; before it, the simulated custodian's statements "
+           "(generated from the books) were reconciled at go-live and every day at 09:00 HKT."
+           if run.statement_file else " In this simulation the custodian's statement is generated from the books at go-live and every day at "
+           "09:00 HKT; `harbour broker report --custody-statement FILE` reconciles the final book against an external statement file."),
     ]
-    return Report("7_encumbrance_attestation", "7. Collateral encumbrance attestation", ATTEST_HEADER, rows, intro=intro)
+    debit = sum(st.loan(cid) + st.bad_debt(cid) for cid in st.clients)
+    intro.append(
+        f"Securities repledge (N4, s.8A 140% limit): the engine has no path that repledges client securities (securities repledged: "
+        f"HKD {hkd(0)}); the limit for these clients is 140% of their debit balances, VA loans included: HKD {hkd(div_round_down(debit * 14, 10))}."
+    )
+    reconciliations = [e for e in run.events if isinstance(e, CustodyReconciled)]
+    outro = ["## Daily custody reconciliations (N2)", ""]
+    outro += md_table(("seq", "time", "statement date", "rows", "breaks found", "breaks resolved", "open after"),
+                      [(str(e.seq), iso(e.ts_ns), e.statement_date, str(e.rows), str(e.breaks_found), str(e.breaks_resolved), str(e.open_breaks))
+                       for e in reconciliations])
+    outro += ["", "## Custody break register", ""]
+    outro += md_table(("break", "statement date", "client", "asset", "statement qty", "book qty", "found", "status", "resolution", "approver"),
+                      [(str(b.break_id), b.statement_date, str(b.client), b.asset, units(b.statement_qty), units(b.book_qty), iso(b.found_ts_ns),
+                        "RESOLVED" if b.resolved else "OPEN", b.resolution, b.approver) for b in run.state.custody_breaks])
+    return Report("7_encumbrance_attestation", "7. Collateral encumbrance attestation", ATTEST_HEADER, rows, intro=intro, outro=outro)
 
 
 # --- all of them --------------------------------------------------------------------------------------------------------
@@ -650,4 +871,8 @@ def write_reports(run: ReportRun, reports: Sequence[Report], out_dir: Path, *, m
             md = out_dir / f"{rep.stem}.md"
             md.write_text(rep.markdown(run), encoding="utf-8", newline="")
             written.append(md)
+        for name, data in sorted(rep.files.items()):
+            extra = out_dir / name
+            extra.write_bytes(data)
+            written.append(extra)
     return written

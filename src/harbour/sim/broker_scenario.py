@@ -1,16 +1,22 @@
 """A seeded book of margin clients driven through the real broker engine and a VA crash.
 
 Owns ``BrokerSimConfig`` and ``run_broker_simulation``: record the broker's book figures
-(capital, shareholders' funds, the securities margin loan book) so the C1-C4 limits are in
-force, onboard a seeded mix of clients (VA-only collateral, securities-only collateral,
+(capital, shareholders' funds, the securities margin loan book) and each instrument's
+average daily volume (BTC/ETH on the execution venues, HKEX stocks) so the C1-C5 limits,
+the C3/C5 size multiplier and the C4 liquidation capacity are in force, onboard a seeded mix of clients (VA-only collateral, securities-only collateral,
 mixed), let each finance a BTC/ETH purchase within M1 and the limits (a VA-only client
 breaches C1 by construction: the credit committee's pilot waiver goes in the exceptions
 register), reconcile custody at go-live and every day at 09:00 HKT (the simulated
-custodian's statement agrees with the books), then then mark a seeded crash path every 15 simulated minutes (BTC with
-a gap, ETH at 1.3x BTC's log move, HSI-type stocks drifting down in HKEX sessions),
-with ``ReviewMargins`` on every tick so call deadlines fall due. Every input is a broker
-command applied by ``BrokerEngine.apply``; the engine decides every warning, call, sale
-and bad debt. The stress run (S2-S4) is taken on the book just before the crash.
+custodian's statement agrees with the books), then mark a seeded crash path every 15
+simulated minutes (BTC with a gap, ETH at 1.3x BTC's log move; each VA mark is the VATP bid cross-checked
+against three reference venues, V2, HSI-type stocks drifting
+down in HKEX sessions; stocks are marked only in sessions, V1), with ``ReviewMargins`` on
+every tick so call deadlines fall due and a day's interest charged at each HKEX close. Every input is a broker command applied by
+``BrokerEngine.apply``; the engine decides every warning, call, sale and bad debt. The
+full stress run (S2-S4) is taken on the book just before the crash; S1 reruns it at each
+HKEX close (16:00 HKT, end of day) and whenever BTC or ETH has moved 5% or more within
+the last hour (event-driven), each run logged with its time, trigger, prices and
+headline figures (``StressRun``).
 
 Floats are used only to draw the next price; what enters a command is an integer.
 """
@@ -39,7 +45,7 @@ from harbour.broker.state import BrokerState
 from harbour.broker.stress import ReverseStressResult, StressReport
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import MICRO
-from harbour.sim.broker_stress import stress_book
+from harbour.sim.broker_stress import slippage_ladder, stress_book
 
 T0: Final = 1_770_768_000_000_000_000  # 2026-02-11T00:00:00Z, a Wednesday (08:00 HKT)
 TICK_NS: Final = 15 * 60 * 10**9
@@ -53,6 +59,12 @@ MIXED: Final = "MIXED"
 SECURITIES: Final = (("0005", 7_000, 60), ("0700", 7_000, 400), ("9988", 6_000, 80), ("1810", 5_000, 20), ("8001", 0, 1))
 BTC_START: Final = 600_000 * MICRO
 ETH_START: Final = 20_000 * MICRO
+# 30-day average daily volume (C3/C4/C5): shares per day on HKEX; the tech names form one correlated group (C5).
+SECURITY_ADV: Final = {"0005": 20_000_000, "0700": 15_000_000, "9988": 40_000_000, "1810": 80_000_000, "8001": 500_000}
+CORRELATION_GROUPS: Final = {"0700": "HK-TECH", "9988": "HK-TECH", "1810": "HK-TECH"}
+REFERENCE_VENUES: Final = ("REF-A", "REF-B", "REF-C")  # V2: reference venues cross-checking the VATP bid
+S1_MOVE_BPS: Final = 500  # S1: rerun the stress test when BTC or ETH moves 5% or more within an hour
+EOD_MINUTE_HKT: Final = 16 * 60  # S1: the daily end-of-day run at the HKEX close
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +82,24 @@ class BrokerSimConfig:
     shareholders_funds: int = 400_000_000 * MICRO
     capital: int = 250_000_000 * MICRO
     securities_margin_loans: int = 800_000_000 * MICRO
+    # BTC/ETH average daily volume on the execution venues, whole coins per day (C3, C4)
+    btc_adv_coins: int = 3_000
+    eth_adv_coins: int = 40_000
+
+
+@dataclass(frozen=True, slots=True)
+class StressRun:
+    """One S1 rerun of the stress test: when, why, at which marks, and its headline figures."""
+
+    ts_ns: int
+    trigger: str  # PRE_CRASH, END_OF_DAY or VA_MOVE_1H
+    btc_price: int
+    eth_price: int
+    clients: int  # clients with a loan
+    worst_scenario: str  # largest blocked deficit
+    worst_deficit_blocked: int
+    scenarios_exceeding_capital: int  # liquidation blocked
+    reverse_shock_bps: int | None  # S4
 
 
 @dataclass(slots=True)
@@ -94,6 +124,8 @@ class BrokerSimResult:
     final_state: BrokerState | None = None  # the engine's state at the end of the run (read-only)
     events: list[Any] = field(default_factory=list)  # every event of the run, in order
     as_of_ns: int = 0  # the timestamp of the run's last command
+    stress_runs: list[StressRun] = field(default_factory=list)  # S1: the pre-crash run, every end of day and every 1 h VA move
+    slippage_ladder: dict[int, StressReport] = field(default_factory=dict)  # S2: the pre-crash library at 2/5/10% slippage
 
 
 class _Driver:
@@ -189,6 +221,37 @@ def _reconcile(d: _Driver, ts: int, *, days_back: int = 0) -> None:
     d.do(c.ReconcileCustody(statement_date=statement_date, holdings=holdings), ts)
 
 
+def _mark_feeds(d: _Driver, rng: random.Random, asset: str, price: int, ts: int) -> None:
+    """V2: mark at the primary VATP bid cross-checked against three reference venues.
+
+    References print within a few bps of the primary; now and then one is a minute old (stale) or the primary
+    prints 4% above them (divergent): the engine then marks at the lower price and raises an alert.
+    """
+    refs = []
+    for venue in REFERENCE_VENUES:
+        stale = rng.random() < 0.01
+        age = 60 if stale else rng.randrange(0, 5)
+        refs.append(c.FeedPrice(source=venue, price=max(1, int(price * (1.0 + rng.gauss(0.0, 0.0008)))), ts_ns=ts - age * 10**9))
+    primary = int(price * 1.04) if rng.random() < 0.01 else price
+    d.do(c.MarkVirtualAssetFeeds(asset=asset, feeds=(c.FeedPrice(source="VATP", price=primary, ts_ns=ts, primary=True), *refs)), ts)
+
+
+def _moved(marks: list[tuple[int, int, int]], btc: int, eth: int) -> bool:
+    """S1: BTC or ETH is 5% or more away from any mark of the last hour."""
+    return any(abs(now - then) * 10_000 >= S1_MOVE_BPS * then for _, b, e in marks for now, then in ((btc, b), (eth, e)))
+
+
+def _stress_run(ts: int, trigger: str, st: BrokerState, report: StressReport, reverse: ReverseStressResult) -> StressRun:
+    worst = max(report.results, key=lambda r: (r.deficit_blocked, r.scenario))
+    btc = st.va_marks.get("BTC")
+    eth = st.va_marks.get("ETH")
+    return StressRun(
+        ts_ns=ts, trigger=trigger, btc_price=btc.price if btc else 0, eth_price=eth.price if eth else 0, clients=report.clients,
+        worst_scenario=worst.scenario, worst_deficit_blocked=worst.deficit_blocked,
+        scenarios_exceeding_capital=sum(r.exceeds_capital_blocked for r in report.results), reverse_shock_bps=reverse.shock_bps,
+    )
+
+
 def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
     rng = random.Random(cfg.seed)
     d = _Driver()
@@ -196,10 +259,14 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
     d.do(c.MarkVirtualAsset(asset="ETH", price=ETH_START))
     sec_prices = {}
     for code, mr, price in SECURITIES:
-        d.do(c.SetSecurityMarginRatio(security=code, margin_ratio_bps=mr))
+        d.do(c.SetSecurityMarginRatio(security=code, margin_ratio_bps=mr, correlation_group=CORRELATION_GROUPS.get(code, "")))
         d.do(c.MarkSecurity(security=code, price=price * MICRO))
         sec_prices[code] = price * MICRO
     d.do(c.RecordBookFigures(shareholders_funds=cfg.shareholders_funds, capital=cfg.capital, securities_margin_loans=cfg.securities_margin_loans))
+    for code, adv in SECURITY_ADV.items():
+        d.do(c.RecordAverageDailyVolume(instrument=code, qty=adv, window_days=30, source="HKEX 30-day average"))
+    for asset, coins in (("BTC", cfg.btc_adv_coins), ("ETH", cfg.eth_adv_coins)):
+        d.do(c.RecordAverageDailyVolume(instrument=asset, qty=coins * VA_UNITS_PER_COIN, window_days=30, source="execution VATP and shared order book"))
     kinds: dict[str, int] = {VA_ONLY: 0, SECURITIES_ONLY: 0, MIXED: 0}
     for cid in range(1, cfg.clients + 1):
         kinds[_onboard(d, rng, cid)] += 1
@@ -210,6 +277,11 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
 
     result.book_before_crash = BrokerState.decode(st.encode())
     result.stress, result.reverse = stress_book(st, cfg.excess_liquid_capital, slippage_bps=cfg.slippage_bps, seed=cfg.seed)
+    result.stress_runs.append(_stress_run(d.ts, "PRE_CRASH", st, result.stress, result.reverse))
+    result.slippage_ladder = slippage_ladder(st, cfg.excess_liquid_capital, seed=cfg.seed)
+    marks: list[tuple[int, int, int]] = []  # (ts, BTC, ETH) of the last hour, for the S1 event-driven rerun
+    feed_rng = random.Random(cfg.seed * 7_919 + 1)  # the reference venues' own stream: the price path does not depend on it
+    last_event_run = -HOUR_NS
 
     setup_events = len(d.events)
     hkex = True
@@ -227,8 +299,8 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
         level = _btc_level(i * TICK_NS / HOUR_NS, cfg, noise)
         btc = max(MICRO, int(BTC_START * level))
         eth = max(MICRO, int(ETH_START * math.exp(1.3 * math.log(level) + eth_noise)))
-        d.do(c.MarkVirtualAsset(asset="BTC", price=btc), ts + 1)
-        d.do(c.MarkVirtualAsset(asset="ETH", price=eth), ts + 2)
+        _mark_feeds(d, feed_rng, "BTC", btc, ts + 1)
+        _mark_feeds(d, feed_rng, "ETH", eth, ts + 2)
         result.btc_path.append(btc)
         if is_open:
             for code, _, _ in SECURITIES:
@@ -237,7 +309,19 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
                 d.do(c.MarkSecurity(security=code, price=sec_prices[code]), ts + 3)
         if (ts + HKT_OFFSET_NS) % DAY_NS == 9 * HOUR_NS:  # 09:00 HKT: yesterday's custody statement
             _reconcile(d, ts + 3, days_back=1)
+        if (ts + HKT_OFFSET_NS) % DAY_NS == EOD_MINUTE_HKT * 60 * 10**9:  # the day's interest on every loan, at the close
+            d.do(c.AccrueInterest(days=1), ts + 3)
         d.do(c.ReviewMargins(), ts + 4)
+        marks = [m for m in marks if m[0] >= ts - HOUR_NS] + [(ts, btc, eth)]
+        trigger = ""
+        if (ts + HKT_OFFSET_NS) % DAY_NS == EOD_MINUTE_HKT * 60 * 10**9:
+            trigger = "END_OF_DAY"
+        elif ts - last_event_run >= HOUR_NS and _moved(marks, btc, eth):
+            trigger = "VA_MOVE_1H"
+            last_event_run = ts
+        if trigger:
+            report, reverse = stress_book(st, cfg.excess_liquid_capital, slippage_bps=cfg.slippage_bps, seed=cfg.seed)
+            result.stress_runs.append(_stress_run(ts + 4, trigger, st, report, reverse))
     for e in d.events[setup_events:]:
         if isinstance(e, MarginWarningIssued):
             result.warnings.append(e)

@@ -167,6 +167,7 @@ class SimulatedIndexFeed:
         params: FeedParams = FeedParams(),
         outages: Iterable[Outage] = (),
         deviation: Deviation | None = None,
+        path: PricePath | None = None,
     ) -> None:
         venues = tuple(c.venue if isinstance(c, Constituent) else c for c in constituents)
         if not venues or len(set(venues)) != len(venues):
@@ -175,8 +176,13 @@ class SimulatedIndexFeed:
         self.tick = tick
         self.params = params
         self.constituents: tuple[str, ...] = venues
-        # separate streams: the path does not depend on how many venues observe it
-        self._path = PricePath(instrument, start_price, tick, params.path, random.Random(f"harbour-feed-path:{seed}"))
+        # separate streams: the path does not depend on how many venues observe it; a given
+        # ``path`` (the shock scenario's, shared with the participants) is observed instead
+        if path is not None and (path.price != start_price or path.tick != tick or path.instrument != instrument):
+            raise ValueError("a given path must start at start_price on the feed's tick and instrument")
+        if path is None:
+            path = PricePath(instrument, start_price, tick, params.path, random.Random(f"harbour-feed-path:{seed}"))
+        self._path = path
         self._venue_rng = random.Random(f"harbour-feed-venues:{seed}")
         self._now_ns = start_ns
         self._last: dict[str, PriceInput] = {}

@@ -7,12 +7,17 @@ the last commit), checkpoints every ``checkpoint_every`` commands, snapshots eve
 ``snapshot_every`` commands, the venue invariants every ``check_every`` commands and
 at the end, and a summary of what happened.
 
-Funding: a ``PremiumSampler`` (the price service's funding clock) samples each book's
-premium every ``premium_sample_interval_ns`` of simulated time and, at every multiple of
-``funding_interval_ns``, submits ``SettleFunding`` stamped at that interval end (the
-sequencer's clock is held there for that one command). The simulator's interval is short
-(1 minute) so a session of a few minutes settles funding several times; the 8-hour
-interest and dampener are scaled to it pro rata. ``funding_interval_ns=None`` turns it off.
+Funding: the simulated venue's genesis is the default genesis followed by one journaled
+``SetFundingParameters`` per instrument (``simulation_genesis``) with the simulator's short
+interval (``funding_interval_ns``, 1 minute, so a session of a few minutes settles funding
+several times; the 8-hour interest and dampener scaled to it pro rata) and sample cadence
+(``premium_sample_interval_ns``). So the interval is venue configuration: the disclosure of
+a simulated journal states it, and the engine refuses a settlement at any other. A
+``PremiumSampler`` (the price service's funding clock) reads those parameters from the
+venue, samples each book's premium on that cadence and, at every interval end, submits
+``SettleFunding`` stamped there (the sequencer's clock is held there for that one
+command). ``funding_interval_ns=None`` turns funding off (the default genesis's 8-hour
+interval stays configured; nothing is sampled or settled).
 
 Journal directory layout (what ``harbour.journal.recover`` expects):
 ``<dir>/journal.log`` and ``<dir>/snapshots/``. A run overwrites both.
@@ -34,19 +39,20 @@ from typing import Final
 
 from harbour.journal import CommandCodec, FileJournal, Sequencer, SnapshotStore
 from harbour.kernel.errors import HarbourError
-from harbour.prices.funding import FundingParameters
 from harbour.sim.clock import NS_PER_MINUTE, NS_PER_MS, NS_PER_SECOND
 from harbour.sim.premium_sampler import PremiumSampler
 from harbour.sim.scenario import Scenario, ScenarioConfig
-from harbour.venue import VenueEngine, check_all
-from harbour.venue.commands import SettleFunding, VenueCommand
+from harbour.sim.waterfall import MarketTerms, WaterfallTally
+from harbour.venue import VenueEngine, check_all, default_genesis
+from harbour.venue.commands import ListInstrument, SetFundingParameters, SettleFunding, VenueCommand
 from harbour.venue.events import FundingSettled, OrderAccepted, Rejected, TradeExecuted
+from harbour.venue.genesis import default_funding_parameters
+from harbour.venue.price_parameters import funding_schedule_problem
 from harbour.venue.state import FEE_INCOME
 
 JOURNAL_FILE_NAME: Final = "journal.log"
 SNAPSHOT_DIRECTORY_NAME: Final = "snapshots"
 _MAX_FINDINGS_KEPT: Final = 20
-_REFERENCE_FUNDING_INTERVAL_NS: Final = 8 * 60 * NS_PER_MINUTE  # the interval the default rates are quoted for
 _IMPACT_NOTIONAL_UNITS: Final = {"USD": 25_000, "HKD": 200_000}  # about USD 25,000 either way
 
 ProgressCallback = Callable[[int, int, int], None]
@@ -111,6 +117,7 @@ class SimulationSummary:
 
     seed: int
     minutes: float
+    shock: str = ""  # the library shock the session ran through ("" for none)
     commands: int = 0
     accepted_orders: int = 0
     rejects: dict[str, int] = field(default_factory=dict)  # "command: REASON" -> count
@@ -125,6 +132,7 @@ class SimulationSummary:
     journal_commits: int = 0
     last_seq: int = 0
     wall_seconds: float = 0.0
+    waterfall: WaterfallTally = field(default_factory=lambda: WaterfallTally(markets={}))  # from the events
 
     @property
     def rejects_total(self) -> int:
@@ -138,6 +146,7 @@ class SimulationSummary:
         return {
             "seed": self.seed,
             "minutes": self.minutes,
+            "shock": self.shock,
             "commands": self.commands,
             "accepted_orders": self.accepted_orders,
             "rejects": dict(sorted(self.rejects.items())),
@@ -161,6 +170,7 @@ class SimulationSummary:
                 for sym, s in self.instruments.items()
             },
             "fees_collected": dict(sorted(self.fees_collected.items())),
+            "waterfall": self.waterfall.to_dict(),
             "invariant_checks_run": self.invariant_checks_run,
             "invariant_checks_passed": self.invariant_checks_passed,
             "findings": list(self.findings),
@@ -171,16 +181,37 @@ class SimulationSummary:
         }
 
 
-def sim_funding_parameters(interval_ns: int, sample_interval_ns: int, settlement_asset: str) -> FundingParameters:
-    """The house funding terms for a simulated interval: 8-hour interest and dampener pro rata."""
-    reference = FundingParameters()
-    return FundingParameters(
+def sim_funding_parameters(instrument: str, settlement_asset: str, interval_ns: int, sample_interval_ns: int) -> SetFundingParameters:
+    """The house funding terms for a simulated interval: 8-hour interest and dampener pro rata.
+
+    Raises ValueError on an interval or cadence the venue would refuse (a harness setting error).
+    """
+    house = default_funding_parameters(instrument, _IMPACT_NOTIONAL_UNITS.get(settlement_asset, 25_000))
+    command = SetFundingParameters(
+        instrument=instrument,
         interval_ns=interval_ns,
-        interest_rate_e8=reference.interest_rate_e8 * interval_ns // _REFERENCE_FUNDING_INTERVAL_NS,
-        dampener_e8=reference.dampener_e8 * interval_ns // _REFERENCE_FUNDING_INTERVAL_NS,
+        interest_rate_e8=house.interest_rate_e8 * interval_ns // house.interval_ns,  # house rates are quoted per 8 h
+        dampener_e8=house.dampener_e8 * interval_ns // house.interval_ns,
+        cap_fraction_bps=house.cap_fraction_bps,
         premium_sample_interval_ns=sample_interval_ns,
-        impact_notional=_IMPACT_NOTIONAL_UNITS.get(settlement_asset, 25_000) * 1_000_000,
+        impact_notional=house.impact_notional,
+        weighting=house.weighting,
     )
+    problem = funding_schedule_problem(command)
+    if problem is not None:
+        raise ValueError(f"{instrument}: funding parameters refused: {problem[0].name} {problem[1]}")
+    return command
+
+
+def simulation_genesis(cfg: HarnessConfig) -> list[VenueCommand]:
+    """The default genesis, then (with funding on) the simulator's funding parameters per instrument."""
+    genesis = default_genesis()
+    if cfg.funding_interval_ns is None:
+        return genesis
+    listed = [c for c in genesis if isinstance(c, ListInstrument)]
+    return genesis + [
+        sim_funding_parameters(c.instrument, c.settlement_asset, cfg.funding_interval_ns, cfg.premium_sample_interval_ns) for c in listed
+    ]
 
 
 class _StampClock:
@@ -211,10 +242,12 @@ def run_simulation(
     started = time.perf_counter()
     journal_dir = Path(harness_config.journal_dir)
     journal_path = _fresh_journal_dir(journal_dir)
-    scenario = Scenario(scenario_config)
+    scenario = Scenario(scenario_config, genesis=simulation_genesis(harness_config))
     clock = scenario.clock
     engine = VenueEngine()
-    summary = SimulationSummary(seed=scenario_config.seed, minutes=scenario_config.minutes, journal_path=str(journal_path))
+    summary = SimulationSummary(
+        seed=scenario_config.seed, minutes=scenario_config.minutes, shock=scenario_config.shock, journal_path=str(journal_path)
+    )
     snapshots = SnapshotStore(journal_dir / SNAPSHOT_DIRECTORY_NAME) if harness_config.snapshot_every else None
     journal = FileJournal.open(journal_path)
     try:
@@ -267,8 +300,8 @@ def _drive(
     last_commit_ns = clock.now_ns
     sampler: PremiumSampler | None = None
     if cfg.funding_interval_ns is not None:
-        funding = {m.symbol: sim_funding_parameters(cfg.funding_interval_ns, cfg.premium_sample_interval_ns, m.settlement) for m in scenario.markets}
-        sampler = PremiumSampler(funding, start_ns=scenario.config.start_ns)
+        # the sampler reads each instrument's funding parameters from the venue (set by the genesis)
+        sampler = PremiumSampler([m.symbol for m in scenario.markets], start_ns=scenario.config.start_ns)
 
     def settle(ts_ns: int, command: SettleFunding) -> None:
         # a price-service command: journaled and applied at its interval end; participants do not react to it
@@ -309,9 +342,10 @@ def _drive(
 
 
 class _EventTally:
-    """Counts commands, accepted orders, rejects and trades from the event stream."""
+    """Counts commands, accepted orders, rejects and trades from the event stream, and feeds
+    the liquidation and funding figures (``WaterfallTally``)."""
 
-    __slots__ = ("summary", "stats", "unit_values")
+    __slots__ = ("summary", "stats", "unit_values", "waterfall")
 
     def __init__(self, scenario: Scenario, summary: SimulationSummary) -> None:
         self.summary = summary
@@ -321,10 +355,12 @@ class _EventTally:
                 instrument=m.symbol, base_asset=m.reference, settlement_asset=m.settlement, qty_decimals=m.qty_decimals
             )
         self.stats = summary.instruments
+        self.waterfall = summary.waterfall = WaterfallTally(markets={m.symbol: MarketTerms(m.settlement, m.unit_value) for m in scenario.markets})
 
     def add(self, command_name: str, events: list[object]) -> None:
         summary = self.summary
         summary.commands += 1
+        self.waterfall.add(events)
         for event in events:
             kind = type(event)
             if kind is TradeExecuted:

@@ -1,33 +1,39 @@
 """The price service's funding clock: premium samples on a fixed cadence, a rate at each interval end.
 
 Owns ``PremiumSampler`` (outside the engine, like every price-service component): it
-reads the venue's order book and index through the engine's state (read only; it never
+reads the venue's order book, index and each instrument's configured funding parameters
+(``SetFundingParameters``: interval, premium sample interval, impact notional, interest,
+dampener, cap fraction, weighting) through the engine's state (read only; it never
 mutates it), and emits ``SettleFunding`` commands for the sequencer to journal, so replay
-reproduces every payment without re-sampling anything.
+reproduces every payment without re-sampling anything. The funding clock is therefore
+the one the venue publishes in its disclosure, and every ``SettleFunding`` carries the
+configured interval the engine checks.
 
 Timing (integer ns, aligned to the epoch like the anchor venues' 00:00/08:00/16:00 UTC):
 
-- a premium sample at every multiple of ``premium_sample_interval_ns`` (5 s by default),
-  and a funding interval end at every multiple of ``interval_ns``;
+- a premium sample at every multiple of the instrument's ``premium_sample_interval_ns``
+  (5 s by default), and a funding interval end at every multiple of its ``interval_ns``;
 - ``advance(until_ns, state)`` handles every grid time t with last < t < until_ns, in time
   order. The driver calls it before applying a command stamped ``until_ns``, so the state
   it reads at t holds exactly the commands stamped at or before t (none lies in between);
   ``finish(end_ns, state)`` handles the grid times up to and including ``end_ns``;
 - at an interval end the sample at that time is taken first (it belongs to the interval
-  (end - interval, end]), then the rate, then ``SettleFunding`` stamped at the end time.
+  (end - interval, end]), then the rate, then ``SettleFunding`` stamped at the end time;
+- a parameter change (seen as a new configuration version) applies from the next grid
+  time; an instrument not listed yet has no grid.
 
 Each sample (``prices.funding.sample_premium``): impact bid and ask for the impact
 notional against the book's aggregated levels (client and market-maker queues together),
 against the index: the instrument's latest usable index print (fallback NONE or
 LAST_GOOD_STALE), else, before any print or after a HALT print, its reference price (the
 mark). No sample is taken while neither exists. The rate is
-``prices.funding.compute_funding_rate`` over the interval's samples (linear weights 1..n
-by default, as D20 documents), with the cap tied to the instrument's margin tiers:
-``imr_ppm`` and ``mmr_ppm`` are read from its first bracket at the interval end, so the
-cap is cap_fraction x (IMR - MMR) of the tier that sets the maximum leverage. The mark
-on ``SettleFunding`` is the instrument's reference price at the interval end (the mark
-once index prints flow, D26). An instrument with no reference price at its interval end
-is not settled (nothing to value positions at); the samples of that interval are dropped.
+``prices.funding.compute_funding_rate`` over the interval's samples, with the cap tied to
+the instrument's margin tiers: ``venue.price_parameters.funding_parameters`` reads IMR and
+MMR from its first bracket at the interval end, so the cap is cap_fraction x (IMR - MMR)
+of the tier that sets the maximum leverage. The mark on ``SettleFunding`` is the
+instrument's reference price at the interval end (the mark once index prints flow, D26).
+An instrument with no reference price at its interval end is not settled (nothing to
+value positions at); the samples of that interval are dropped.
 
 Invariants: integer-only; same inputs, same samples and commands; samples older than
 one interval before the next interval end are dropped, so memory is bounded by
@@ -36,20 +42,14 @@ interval / sample interval per instrument.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from harbour.prices.funding import (
-    FundingParameters,
-    FundingRate,
-    PremiumSample,
-    check_funding_parameters,
-    compute_funding_rate,
-    sample_premium,
-)
+from harbour.prices.funding import FundingRate, PremiumSample, compute_funding_rate, sample_premium
 from harbour.prices.index import Fallback
 from harbour.venue.book import BookSide as VenueBookSide
 from harbour.venue.commands import SettleFunding
+from harbour.venue.price_parameters import FundingSchedule, funding_parameters
 from harbour.venue.state import VenueState
 
 Submit = Callable[[int, SettleFunding], None]
@@ -96,21 +96,19 @@ def premium_index_basis(state: VenueState, instrument: str) -> int | None:
 
 
 class PremiumSampler:
-    """Premium samples and funding settlements for a set of instruments, on a fixed grid."""
+    """Premium samples and funding settlements for a set of instruments, on each one's configured grid."""
 
-    __slots__ = ("parameters", "_last_ns", "_next_ns", "_samples", "decisions")
+    __slots__ = ("instruments", "_last_ns", "_next_ns", "_config_version", "_schedules", "_samples", "decisions")
 
-    def __init__(self, parameters: Mapping[str, FundingParameters], *, start_ns: int) -> None:
-        if not parameters:
+    def __init__(self, instruments: Iterable[str], *, start_ns: int) -> None:
+        self.instruments = tuple(sorted(set(instruments)))
+        if not self.instruments:
             raise ValueError("name at least one instrument")
-        for sym, p in parameters.items():
-            problems = check_funding_parameters(p)
-            if problems:
-                raise ValueError(f"{sym}: " + "; ".join(f"{x.field}: {x.problem}" for x in problems))
-        self.parameters = dict(sorted(parameters.items()))
         self._last_ns = start_ns  # grid times at or before this are handled
-        self._next_ns = self._next_grid_time(start_ns)
-        self._samples: dict[str, list[PremiumSample]] = {sym: [] for sym in self.parameters}
+        self._next_ns = start_ns + 1  # read the schedules at the first call
+        self._config_version = -1  # the venue configuration version the schedules were read at
+        self._schedules: dict[str, FundingSchedule] = {}
+        self._samples: dict[str, list[PremiumSample]] = {sym: [] for sym in self.instruments}
         self.decisions: list[FundingDecision] = []
 
     def advance(self, until_ns: int, state: VenueState, submit: Submit) -> None:
@@ -127,10 +125,18 @@ class PremiumSampler:
 
     # --- the grid -------------------------------------------------------------------------------
 
+    def _read_schedules(self, state: VenueState) -> None:
+        """Re-read each listed instrument's funding parameters when the configuration changed."""
+        if state.config_version == self._config_version:
+            return
+        self._config_version = state.config_version
+        self._schedules = {sym: state.instruments[sym].funding_schedule for sym in self.instruments if sym in state.instruments}
+        self._next_ns = self._next_grid_time(self._last_ns)
+
     def _grid(self, last_ns: int, through_ns: int) -> Iterator[tuple[int, str, bool]]:
         """(time, instrument, is_interval_end) for grid times in (last_ns, through_ns], time order."""
         events: list[tuple[int, str, bool]] = []
-        for sym, p in self.parameters.items():
+        for sym, p in self._schedules.items():
             step = p.premium_sample_interval_ns
             t = (last_ns // step + 1) * step
             while t <= through_ns:
@@ -144,16 +150,18 @@ class PremiumSampler:
         return iter(sorted(events))
 
     def _next_grid_time(self, after_ns: int) -> int:
-        return min(
+        times = [
             min((after_ns // p.premium_sample_interval_ns + 1) * p.premium_sample_interval_ns, (after_ns // p.interval_ns + 1) * p.interval_ns)
-            for p in self.parameters.values()
-        )
+            for p in self._schedules.values()
+        ]
+        return min(times) if times else after_ns + 1  # nothing listed yet: look again at the next call
 
     def _run(self, through_ns: int, state: VenueState, submit: Submit) -> None:
+        self._read_schedules(state)
         if through_ns < self._next_ns:  # the common case: nothing due since the last command
             return
         for t, sym, is_end in self._grid(self._last_ns, through_ns):
-            p = self.parameters[sym]
+            p = self._schedules[sym]
             if t % p.premium_sample_interval_ns == 0:
                 self._sample(t, sym, p, state)
             if is_end:
@@ -161,7 +169,7 @@ class PremiumSampler:
         self._last_ns = through_ns
         self._next_ns = self._next_grid_time(through_ns)
 
-    def _sample(self, ts_ns: int, sym: str, p: FundingParameters, state: VenueState) -> None:
+    def _sample(self, ts_ns: int, sym: str, p: FundingSchedule, state: VenueState) -> None:
         index = premium_index_basis(state, sym)
         inst = state.instruments.get(sym)
         book = state.books.get(sym)
@@ -175,28 +183,13 @@ class PremiumSampler:
         while kept and kept[0].ts_ns <= floor:
             kept.pop(0)
 
-    def _settle(self, end_ns: int, sym: str, p: FundingParameters, state: VenueState, submit: Submit) -> None:
+    def _settle(self, end_ns: int, sym: str, p: FundingSchedule, state: VenueState, submit: Submit) -> None:
         inst = state.instruments.get(sym)
         inside = tuple(s for s in self._samples[sym] if end_ns - p.interval_ns < s.ts_ns <= end_ns)
         self._samples[sym] = [s for s in self._samples[sym] if s.ts_ns > end_ns]
         if inst is None or inst.ref_price <= 0:
             return
-        tiers = getattr(inst, "tiers", None)
-        first = tiers[0] if tiers else None
-        terms = FundingParameters(
-            interval_ns=p.interval_ns,
-            interest_rate_e8=p.interest_rate_e8,
-            dampener_e8=p.dampener_e8,
-            imr_ppm=first.imr_ppm if first is not None else p.imr_ppm,
-            mmr_ppm=first.mmr_ppm if first is not None else p.mmr_ppm,
-            cap_fraction_bps=p.cap_fraction_bps,
-            premium_sample_interval_ns=p.premium_sample_interval_ns,
-            impact_notional=p.impact_notional,
-            weighting=p.weighting,
-        )
-        if check_funding_parameters(terms):
-            terms = p  # tiers that do not give MMR < IMR: keep the configured cap terms
-        rate = compute_funding_rate(terms, inside, end_ns)
+        rate = compute_funding_rate(funding_parameters(p, inst.tiers), inside, end_ns)
         command = SettleFunding(instrument=sym, rate_e8=rate.rate_e8, interval_ns=p.interval_ns, mark_price=inst.ref_price)
         self.decisions.append(
             FundingDecision(instrument=sym, interval_end_ns=end_ns, rate=rate, mark_price=inst.ref_price, samples=inside, command=command)

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 
 from harbour.kernel.money import MICRO
 from harbour.sim.clock import NS_PER_DAY, NS_PER_MINUTE, NS_PER_MS, NS_PER_SECOND, SESSION_START_NS, SimClock
+from harbour.sim.feeds import DEFAULT_VENUES, SimulatedIndexFeed, default_methodology
 from harbour.sim.price_path import PathParams, PricePath
+from harbour.sim.shock import ShockPath, ShockSpec, shock_named
 from harbour.sim.tracker import OrderTracker, RestingOrder
 from harbour.venue import default_genesis
 from harbour.venue.commands import (
@@ -42,6 +44,7 @@ from harbour.venue.commands import (
     CancelAllOrders,
     CancelOrder,
     Deposit,
+    FundPlatformAccount,
     ListAsset,
     ListInstrument,
     OpenAccount,
@@ -55,7 +58,7 @@ from harbour.venue.commands import (
     VenueCommand,
     Withdraw,
 )
-from harbour.venue.events import OrderAccepted, Rejected, TradeExecuted
+from harbour.venue.events import AutoDeleveraged, LossReported, OrderAccepted, Rejected, TradeExecuted
 
 MM_ACCOUNT = 1
 MM_LEGAL_ENTITY = "Harbour Liquidity Ltd"
@@ -107,6 +110,7 @@ class ScenarioConfig:
     mm_levels: int = 4
     mm_heartbeat_ms: int = 5_000  # the MM re-checks its quotes at least this often
     start_ns: int = SESSION_START_NS
+    shock: str = ""  # a ``harbour.sim.shock.SHOCKS`` name: prices then come as index prints along that crash
 
     @property
     def duration_ns(self) -> int:
@@ -128,6 +132,7 @@ class Market:
         "path",
         "mm_lots",
         "last_quoted_ref",
+        "feed",
     )
 
     def __init__(self, spec: ListInstrument, ref: int, hkd_per_unit: float, path: PricePath, mm_lots: int) -> None:
@@ -142,6 +147,7 @@ class Market:
         self.path = path
         self.mm_lots = mm_lots
         self.last_quoted_ref = ref
+        self.feed: SimulatedIndexFeed | None = None  # with a shock: prices reach the venue as index prints
 
     def lot_value_hkd(self) -> float:
         """HKD value of one quantity unit at the reference price (for sizing only)."""
@@ -167,6 +173,7 @@ class _Client:
         "renew_at_ns",
         "taker_bias",
         "next_coid",
+        "buy_probability",
     )
 
     def __init__(self, account: int, asset: str, hkd_per_unit: float) -> None:
@@ -181,6 +188,7 @@ class _Client:
         self.renew_at_ns = 0
         self.taker_bias = 1.0
         self.next_coid = 1
+        self.buy_probability = 0.5  # of a new order; a shock positions most clients long
 
 
 _NEVER = 1 << 62
@@ -195,7 +203,8 @@ _PI_RENEW = 3
 class Scenario:
     """One seeded session. Iterate ``commands()``; call ``observe`` after each command."""
 
-    def __init__(self, config: ScenarioConfig, clock: SimClock | None = None) -> None:
+    def __init__(self, config: ScenarioConfig, clock: SimClock | None = None, genesis: list[VenueCommand] | None = None) -> None:
+        """``genesis``: the operator's configuration commands (default: the embedded default genesis)."""
         if config.clients < 1 or config.minutes <= 0 or config.client_actions_per_minute < 1:
             raise ValueError("need at least one client, a positive duration and a positive action rate")
         self.config = config
@@ -203,8 +212,10 @@ class Scenario:
         if self.clock.now_ns != config.start_ns:
             raise ValueError("the clock must start at the scenario's start_ns")
         self.tracker = OrderTracker()
+        self.shock: ShockSpec | None = shock_named(config.shock) if config.shock else None
+        self._shock_rng = random.Random(f"harbour-sim:{config.seed}:shock")
         self._rng = random.Random(f"harbour-sim:{config.seed}:flow")
-        self._genesis = default_genesis()
+        self._genesis = list(genesis) if genesis is not None else default_genesis()
         self._hkd_per = _hkd_per_currency(self._genesis)
         self._asset_currency = {c.asset: c.currency for c in self._genesis if isinstance(c, ListAsset)}
         self.markets = self._build_markets()
@@ -234,8 +245,13 @@ class Scenario:
         self._last_events = events
         self.tracker.observe(events)
         for event in events:
-            if type(event) is TradeExecuted:
-                self._on_trade(event)
+            kind = type(event)
+            if kind is TradeExecuted:
+                self._on_trade(event)  # type: ignore[arg-type]
+            elif kind is AutoDeleveraged:
+                self._on_adl(event)  # type: ignore[arg-type]
+            elif kind is LossReported:
+                self._on_loss(event)  # type: ignore[arg-type]
 
     def commands(self) -> Iterator[VenueCommand]:
         """Yield the session's commands in order, reacting to what ``observe`` reported."""
@@ -275,9 +291,21 @@ class Scenario:
             ref = refs[spec.instrument]
             rng = random.Random(f"harbour-sim:{self.config.seed}:price:{spec.instrument}")
             vol = 8.0 if spec.reference == "BTC" else 10.0
-            path = PricePath(spec.instrument, ref, spec.tick, PathParams(volatility_bps_per_sqrt_minute=vol), rng)
+            params = PathParams(volatility_bps_per_sqrt_minute=vol)
+            path: PricePath
+            if self.shock is None:
+                path = PricePath(spec.instrument, ref, spec.tick, params, rng)
+            else:
+                path = ShockPath(
+                    spec.instrument, ref, spec.tick, params, rng, shock=self.shock, asset=spec.reference, duration_ns=self.config.duration_ns
+                )
             hkd_per_unit = self._hkd_per[self._asset_currency[spec.settlement_asset]]
             market = Market(spec, ref, hkd_per_unit, path, 0)
+            if self.shock is not None:
+                # the participants and the five constituent venues watch the same (shocked) path
+                market.feed = SimulatedIndexFeed(
+                    self.config.seed, DEFAULT_VENUES, ref, instrument=spec.instrument, start_ns=self.config.start_ns, tick=spec.tick, path=path
+                )
             # quote roughly HKD 150k a level, whatever the instrument
             market.mm_lots = max(1, int(150_000 / market.lot_value_hkd()))
             markets.append(market)
@@ -286,7 +314,7 @@ class Scenario:
     def _setup(self) -> Iterator[VenueCommand]:
         cfg = self.config
         rng = self._rng
-        yield from self._genesis
+        yield from self._genesis_commands()
         yield OpenAccount(account=MM_ACCOUNT, kind=AccountKind.AFFILIATED_MM, legal_entity=MM_LEGAL_ENTITY)
         for asset, units in _MM_DEPOSITS:
             yield Deposit(account=MM_ACCOUNT, asset=asset, amount=units * MICRO, reference="mm-funding")
@@ -297,8 +325,13 @@ class Scenario:
         for i in range(n):
             asset = rng.choices(assets, asset_weights)[0]
             client = _Client(FIRST_CLIENT_ACCOUNT + i, asset, self._hkd_per[self._asset_currency[asset]])
-            client.target_leverage = rng.uniform(1.0, 4.0)
+            low, high = self.shock.leverage if self.shock is not None else (1.0, 4.0)
+            client.target_leverage = rng.uniform(low, high)
             client.taker_bias = rng.uniform(0.4, 2.0)
+            if self.shock is not None:
+                # drawn from the shock's own stream, so the default session's draws are untouched
+                bull = self._shock_rng.random() < self.shock.bull_share
+                client.buy_probability = self.shock.bull_buy_probability if bull else 1.0 - self.shock.bull_buy_probability
             if i in expiring:
                 expire_at, renew_at = expiring[i]
                 client.pi_expiry_ns = cfg.start_ns + int(expire_at * cfg.duration_ns)
@@ -321,6 +354,23 @@ class Scenario:
             if not self._last_rejected():
                 client.balance_est = units * MICRO
                 client.cash_hkd = units * client.hkd_per_unit
+
+    def _genesis_commands(self) -> Iterator[VenueCommand]:
+        """The default genesis; with a shock, its insurance fund and tranche and an index methodology per instrument."""
+        shock = self.shock
+        if shock is None:
+            yield from self._genesis
+            return
+        layers = {"INSURANCE_FUND": shock.insurance_fund, "PLATFORM_CAPITAL": shock.operator_tranche}
+        for command in self._genesis:
+            if isinstance(command, FundPlatformAccount) and layers.get(command.target):
+                continue
+            yield command
+        for target, amounts in layers.items():
+            for asset, units in amounts:
+                yield FundPlatformAccount(target=target, asset=asset, amount=units * MICRO)
+        for m in self.markets:
+            yield default_methodology(m.symbol, m.reference, effective_from_ns=self.config.start_ns, price_decimals=m.price_decimals)
 
     def _schedule_initial_events(self) -> None:
         start = self.config.start_ns
@@ -376,18 +426,46 @@ class Scenario:
             if 0 <= i < len(self.clients):
                 self.clients[i].cash_hkd += (pnl - fee) * m.hkd_per_unit / MICRO
 
+    def _on_adl(self, adl: AutoDeleveraged) -> None:
+        m = self.markets[self._market_index[adl.instrument]]
+        for account, pnl in ((adl.account, adl.account_realised_pnl), (adl.counterparty, adl.counterparty_realised_pnl)):
+            i = account - FIRST_CLIENT_ACCOUNT
+            if 0 <= i < len(self.clients):
+                self.clients[i].cash_hkd += pnl * m.hkd_per_unit / MICRO
+
+    def _on_loss(self, loss: LossReported) -> None:
+        # a liquidated client learns what its wallet gave up: the fills' losses reached its
+        # equity estimate with their trades; the liquidation fee and the cash balance follow here
+        i = loss.account - FIRST_CLIENT_ACCOUNT
+        if not 0 <= i < len(self.clients):
+            return
+        client = self.clients[i]
+        for layer, asset, amount in loss.layers:
+            if layer == "LIQUIDATION_FEE":
+                client.cash_hkd -= amount * self._hkd_per[self._asset_currency[asset]] / MICRO
+            elif layer == "DEFAULTER_MARGIN" and asset == client.asset:
+                client.balance_est = max(0, client.balance_est - amount)
+        client.cash_hkd = max(0.0, client.cash_hkd)
+
     # --- the reference price -----------------------------------------------------------
 
     def _on_price(self, i: int) -> Iterator[VenueCommand]:
         m = self.markets[i]
         interval = self.config.price_interval_ms * NS_PER_MS
         before = m.path.price
-        m.path.step(interval)
+        if m.feed is not None:
+            # the five constituent venues observe the path; the index print moves the mark
+            publish = m.feed.publish(self.clock.now_ns)
+        else:
+            m.path.step(interval)
         jitter = self._rng.randrange(-interval // 10, interval // 10 + 1)
         self._schedule(self.clock.now_ns + interval + jitter, _PRICE, i)
-        if m.path.price == before:
+        if m.feed is not None:
+            yield publish
+        elif m.path.price == before:
             return
-        yield m.path.command()
+        else:
+            yield m.path.command()
         self._schedule_mm_refresh(i, _MM_REACTION_NS)
 
     # --- the affiliated market maker -------------------------------------------------------
@@ -406,6 +484,11 @@ class Scenario:
         m.last_quoted_ref = ref
         amend_gap = ref * _MM_AMEND_BPS / 10_000.0
         replace_gap = ref * _MM_REPLACE_BPS / 10_000.0
+        inner_bps, step_bps, size_share = _MM_INNER_BPS, _MM_STEP_BPS, 1.0
+        shock = self.shock
+        if shock is not None and shock.in_fall_or_after(self.elapsed_ns / self.config.duration_ns):
+            # in the crash the market maker quotes wider and smaller: the book thins
+            inner_bps, step_bps, size_share = shock.mm_inner_bps, shock.mm_step_bps, shock.mm_size_share
         for is_buy in sides:
             enabled = skew < 1.0 if is_buy else skew > -1.0
             for level in range(self.config.mm_levels):
@@ -415,8 +498,8 @@ class Scenario:
                     if order is not None:
                         yield CancelOrder(account=MM_ACCOUNT, instrument=sym, order_id=order.order_id)
                     continue
-                half = (_MM_INNER_BPS + _MM_STEP_BPS * level) / 10_000.0
-                qty = m.mm_lots * (2 + level) // 2
+                half = (inner_bps + step_bps * level) / 10_000.0
+                qty = max(1, int(m.mm_lots * (2 + level) // 2 * size_share))
                 price = self._mm_price(m, is_buy, centre * (1.0 - half) if is_buy else centre * (1.0 + half))
                 if order is not None and abs(order.price - price) >= replace_gap:
                     yield CancelOrder(account=MM_ACCOUNT, instrument=sym, order_id=order.order_id)
@@ -546,12 +629,13 @@ class Scenario:
         rng = self._rng
         m = self.markets[0 if rng.random() < 0.55 else 1]
         room_hkd = c.target_leverage * c.cash_hkd - self._gross_exposure_hkd(c)
-        notional_hkd = min(c.cash_hkd * rng.uniform(0.05, 0.35), room_hkd)
+        low, high = self.shock.order_share if self.shock is not None else (0.05, 0.35)
+        notional_hkd = min(c.cash_hkd * rng.uniform(low, high), room_hkd)
         lot_hkd = m.lot_value_hkd()
         if notional_hkd < lot_hkd:
             return None
         qty = max(1, int(notional_hkd / lot_hkd))
-        is_buy = rng.random() < 0.5
+        is_buy = rng.random() < c.buy_probability
         side = _BUY if is_buy else _SELL
         ref = m.path.price
         if action == "market":

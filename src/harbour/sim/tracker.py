@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterable
 
 from harbour.venue.commands import Side
-from harbour.venue.events import OrderAccepted, OrderAmended, OrderCancelled, TradeExecuted
+from harbour.venue.events import AutoDeleveraged, OrderAccepted, OrderAmended, OrderCancelled, TradeExecuted
 
 _BUY = Side.BUY
 
@@ -68,6 +68,8 @@ class OrderTracker:
                 if order is not None:
                     order.price = event.new_price  # type: ignore[attr-defined]
                     order.qty = event.new_qty  # type: ignore[attr-defined]
+            elif kind is AutoDeleveraged:
+                self._on_adl(event)  # type: ignore[arg-type]
 
     def position(self, account: int, instrument: str) -> int:
         """Signed net position, quantity units (0 if none)."""
@@ -131,6 +133,15 @@ class OrderTracker:
                 order.qty -= qty
                 if order.qty <= 0:
                     self._remove(order_id)
+
+    def _on_adl(self, event: AutoDeleveraged) -> None:
+        # the counterparty traded ``counterparty_side``, closing part of its position; the defaulter the other side
+        signed = event.qty if event.counterparty_side is _BUY else -event.qty
+        positions = self.positions
+        key = (event.counterparty, event.instrument)
+        positions[key] = positions.get(key, 0) + signed
+        key = (event.account, event.instrument)
+        positions[key] = positions.get(key, 0) - signed
 
     def _remove(self, order_id: int) -> None:
         order = self.orders.pop(order_id, None)

@@ -15,6 +15,7 @@ from enum import Enum
 import msgspec
 
 from harbour.kernel.assets import AssetKind
+from harbour.prices.funding import PremiumWeighting
 from harbour.prices.index import IndexMethodology, PriceInput
 
 
@@ -318,6 +319,41 @@ class SettleFunding(_Command, frozen=True, tag="settle_funding"):
     mark_price: int
 
 
+class SetMarkParameters(_Command, frozen=True, tag="set_mark_parameters"):
+    """Set an instrument's mark-price parameters (``venue.price_parameters``).
+
+    P2's basis is the moving average of (book mid - index) samples over
+    ``basis_window_ns``; at most ``basis_window_ns // basis_sample_interval_ns`` of the
+    newest samples are kept. Takes effect at the next index print.
+    """
+
+    instrument: str
+    basis_window_ns: int
+    basis_sample_interval_ns: int
+
+
+class SetFundingParameters(_Command, frozen=True, tag="set_funding_parameters"):
+    """Set an instrument's funding parameters (``venue.price_parameters``).
+
+    ``interval_ns`` is at most 24 hours and every ``SettleFunding`` must carry it; the
+    premium is sampled every ``premium_sample_interval_ns`` (a whole divisor of the
+    interval) at ``impact_notional`` (settlement micro-units); ``interest_rate_e8`` and
+    ``dampener_e8`` are parts per 1e8 per interval; the cap is ``cap_fraction_bps`` x
+    (IMR - MMR) of the instrument's first margin bracket. Takes effect at once: the next
+    ``SettleFunding`` must carry the new interval (the mark's P1 keeps the last settled
+    interval's terms until then).
+    """
+
+    instrument: str
+    interval_ns: int
+    interest_rate_e8: int
+    dampener_e8: int
+    cap_fraction_bps: int
+    premium_sample_interval_ns: int
+    impact_notional: int
+    weighting: PremiumWeighting = PremiumWeighting.LINEAR
+
+
 # --- index (IOSCO) ----------------------------------------------------------
 
 
@@ -402,6 +438,8 @@ VenueCommand = (
     | SetLeverage
     | TransferIsolatedMargin
     | SettleFunding
+    | SetMarkParameters
+    | SetFundingParameters
     | SetIndexMethodology
     | PublishIndex
     | RecordStressReport

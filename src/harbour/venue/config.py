@@ -1,5 +1,6 @@
 """Configuration handlers: margin assets, issuer register, FX, reference eligibility,
-instrument listing, trading state and reference prices. Each change is an event."""
+instrument listing, mark-price and funding parameters, trading state and reference
+prices. Each change is an event."""
 
 from __future__ import annotations
 
@@ -14,27 +15,39 @@ from harbour.venue.commands import (
     ListInstrument,
     SetDepositBankAllowlist,
     SetEligibleReferenceAssets,
+    SetFundingParameters,
     SetFxRate,
     SetInstrumentState,
     SetIssuerRegister,
     SetMarginAssetHaircut,
     SetMarginTiers,
+    SetMarkParameters,
     SetReferencePrice,
 )
 from harbour.venue.events import (
     AssetListed,
     DepositBankAllowlistUpdated,
     EligibleReferenceAssetsSet,
+    FundingParametersSet,
     FxRateSet,
     InstrumentListed,
     InstrumentStateChanged,
     IssuerRegisterUpdated,
     MarginAssetHaircutSet,
     MarginTiersSet,
+    MarkParametersSet,
     ReferencePriceSet,
 )
 from harbour.venue.instruments import Instrument, listing_problem
 from harbour.venue.price_moves import after_mark_change
+from harbour.venue.price_parameters import (
+    funding_cap_of,
+    funding_schedule_of,
+    funding_schedule_problem,
+    mark_parameters_of,
+    mark_parameters_problem,
+    max_basis_samples,
+)
 from harbour.venue.rejects import rejected
 from harbour.venue.state import RISK_CURRENCY, VenueState
 from harbour.venue.tiers import tiers_problem
@@ -194,6 +207,57 @@ def set_margin_tiers(st: VenueState, seq: int, ts: int, cmd: SetMarginTiers, out
         return
     inst.set_tiers(cmd.tiers)
     out.append(MarginTiersSet(seq=seq, ts_ns=ts, instrument=cmd.instrument, tiers=tuple(t.row() for t in inst.tiers)))
+
+
+def set_mark_parameters(st: VenueState, seq: int, ts: int, cmd: SetMarkParameters, out: list[object]) -> None:
+    """Set the basis window and sample interval of the instrument's mark; used from its next index print."""
+    inst = st.instruments.get(cmd.instrument)
+    if inst is None:
+        out.append(rejected(seq, ts, "set_mark_parameters", C.UNKNOWN_INSTRUMENT, instrument=cmd.instrument))
+        return
+    problem = mark_parameters_problem(cmd)
+    if problem is not None:
+        out.append(rejected(seq, ts, "set_mark_parameters", problem[0], **problem[1]))
+        return
+    inst.mark_parameters = mark_parameters_of(cmd)
+    out.append(
+        MarkParametersSet(
+            seq=seq,
+            ts_ns=ts,
+            instrument=cmd.instrument,
+            basis_window_ns=cmd.basis_window_ns,
+            basis_sample_interval_ns=cmd.basis_sample_interval_ns,
+            max_basis_samples=max_basis_samples(inst.mark_parameters),
+        )
+    )
+
+
+def set_funding_parameters(st: VenueState, seq: int, ts: int, cmd: SetFundingParameters, out: list[object]) -> None:
+    """Set the instrument's funding parameters; the next SettleFunding must carry the new interval."""
+    inst = st.instruments.get(cmd.instrument)
+    if inst is None:
+        out.append(rejected(seq, ts, "set_funding_parameters", C.UNKNOWN_INSTRUMENT, instrument=cmd.instrument))
+        return
+    problem = funding_schedule_problem(cmd)
+    if problem is not None:
+        out.append(rejected(seq, ts, "set_funding_parameters", problem[0], **problem[1]))
+        return
+    inst.funding_schedule = schedule = funding_schedule_of(cmd)
+    out.append(
+        FundingParametersSet(
+            seq=seq,
+            ts_ns=ts,
+            instrument=cmd.instrument,
+            interval_ns=schedule.interval_ns,
+            interest_rate_e8=schedule.interest_rate_e8,
+            dampener_e8=schedule.dampener_e8,
+            cap_fraction_bps=schedule.cap_fraction_bps,
+            premium_sample_interval_ns=schedule.premium_sample_interval_ns,
+            impact_notional=schedule.impact_notional,
+            weighting=schedule.weighting.value,
+            cap_e8=funding_cap_of(schedule, inst.tiers),
+        )
+    )
 
 
 def set_instrument_state(st: VenueState, seq: int, ts: int, cmd: SetInstrumentState, out: list[object]) -> None:

@@ -3,7 +3,8 @@
 Owns ``CONFIGURATION_COMMANDS``, ``configuration_fingerprint`` and ``versioned``. The
 configuration is what the rulebook promises and only an operator command changes: margin
 assets, haircuts, the issuer register and bank allowlist, reference-asset eligibility,
-instrument specifications, margin brackets and index methodology versions. Market figures
+instrument specifications, margin brackets, mark-price and funding parameters and index
+methodology versions. Market figures
 (marks, FX rates, fund balances, trading state) are not configuration: they move without
 changing the rules.
 
@@ -39,6 +40,8 @@ CONFIGURATION_COMMANDS: Final[frozenset[type]] = frozenset(
         c.SetEligibleReferenceAssets,
         c.ListInstrument,
         c.SetMarginTiers,
+        c.SetMarkParameters,
+        c.SetFundingParameters,
         c.SetIndexMethodology,
     }
 )
@@ -55,7 +58,10 @@ def configuration_fingerprint(st: VenueState) -> bytes:
             reg.register_ref,
             sorted(st.retail_spot_assets),
             sorted(st.iosco_indices),
-            [[sym, msgspec.to_builtins(i.spec), msgspec.to_builtins(i.tier_spec)] for sym, i in sorted(st.instruments.items())],
+            [
+                [sym, msgspec.to_builtins(i.spec), msgspec.to_builtins(i.tier_spec), msgspec.to_builtins(i.mark_parameters), msgspec.to_builtins(i.funding_schedule)]
+                for sym, i in sorted(st.instruments.items())
+            ],
             [[sym, [msgspec.to_builtins(m) for m in versions]] for sym, versions in sorted(st.index_methodologies.items())],
         ]
     )

@@ -11,8 +11,10 @@ The document has two parts:
 - ``rules``: what the venue promises. Its canonical JSON (sorted keys, no whitespace,
   integers only) hashes to ``content_hash`` (blake2b-256). ``version`` is the venue's
   configuration version (``venue.config_version``): it and the hash change when, and only
-  when, a configuration command changes the configuration. Code-level parameters (mark,
-  funding and liquidation constants) are in the rules too, so a release that changes them
+  when, a configuration command changes the configuration. The mark-price and funding
+  parameters are each contract's live configuration (``SetMarkParameters``,
+  ``SetFundingParameters``), so changing one makes a new version. Code-level constants
+  (the liquidation fee and collar) are in the rules too, so a release that changes them
   changes the hash; the release notes announce it.
 - ``current_figures``: market figures as of a seq (insurance fund and tranche sizes, marks,
   index prints, funding terms, FX rates, the latest stress test). They move without any
@@ -31,17 +33,11 @@ import msgspec
 
 from harbour.kernel.assets import AssetKind
 from harbour.kernel.money import BPS, FX_SCALE, MICRO, PPM, format_units
-from harbour.prices.funding import (
-    MAX_FUNDING_INTERVAL_NS,
-    RATE_UNIT,
-    SIGN_CONVENTION,
-    FundingParameters,
-    funding_cap_e8,
-)
+from harbour.prices.funding import MAX_FUNDING_INTERVAL_NS, RATE_UNIT, SIGN_CONVENTION
 from harbour.prices.index import select_methodology
 from harbour.venue.instruments import Instrument
 from harbour.venue.liquidation import BACKSTOP_COLLAR_BPS, LIQUIDATION_FEE_PPM, WATERFALL
-from harbour.venue.mark import MARK_PARAMETERS, MAX_BASIS_SAMPLES
+from harbour.venue.price_parameters import funding_cap_of, max_basis_samples
 from harbour.venue.state import (
     DEFICIT,
     INSURANCE_FUND,
@@ -52,7 +48,7 @@ from harbour.venue.state import (
 from harbour.venue.tiers import Tier, initial_margin, maintenance_margin, tier_for
 
 TITLE: Final = "Harbour perpetual contracts: rulebook disclosure"
-SCHEMA: Final = "harbour-disclosure/1"
+SCHEMA: Final = "harbour-disclosure/2"
 HASH_ALGORITHM: Final = "blake2b-256 of the canonical JSON (sorted keys, no whitespace)"
 SECTIONS: Final = (
     "contracts",
@@ -74,7 +70,8 @@ _LAYER_ACCOUNTS: Final[dict[str, str | None]] = {
 }
 _LAYER_TEXT: Final[dict[str, str]] = {
     "DEFAULTER_MARGIN": "The defaulting account's own margin: every asset it holds in the liquidated scope "
-    "(cross: all its margin assets, converted at the FX rate; isolated: that position's wallet), "
+    "(cross: all its margin assets, converted at the FX rate, then the unrealised gains of its other "
+    "cross positions, realised at the mark price; isolated: that position's wallet), "
     "including the liquidation fee buffer.",
     "INSURANCE_FUND": "The insurance fund, funded by the operator's seed, liquidation fees and funding "
     "rounding residue. It takes over what the book cannot absorb at the bankruptcy price: the "
@@ -131,7 +128,7 @@ def build_disclosure(st: VenueState, *, as_of_seq: int = 0, as_of_ts_ns: int = 0
     rules = {
         "contracts": _contracts(st),
         "margin": _margin(st),
-        "mark_price": _mark_price(),
+        "mark_price": _mark_price(st),
         "funding": _funding(st),
         "index": _index(st),
         "margin_assets": _margin_assets(st),
@@ -259,13 +256,21 @@ def _margin(st: VenueState) -> dict[str, Any]:
     }
 
 
-def _mark_price() -> dict[str, Any]:
-    p = MARK_PARAMETERS
+def _mark_price(st: VenueState) -> dict[str, Any]:
+    rows = []
+    for sym, inst in sorted(st.instruments.items()):
+        p = inst.mark_parameters
+        rows.append(
+            {
+                "symbol": sym,
+                "basis_window_ns": p.basis_window_ns,
+                "basis_sample_interval_ns": p.basis_sample_interval_ns,
+                "max_basis_samples": max_basis_samples(p),
+            }
+        )
     return {
         "method": "median(P1, P2, last)",
-        "basis_window_ns": p.basis_window_ns,
-        "basis_sample_interval_ns": p.basis_sample_interval_ns,
-        "max_basis_samples": MAX_BASIS_SAMPLES,
+        "instruments": rows,
         "rules": [
             "P1 = index x (1 + last funding rate x time to the next funding / funding interval), rounded to nearest.",
             "P2 = index + the moving average of the book basis (own book mid - index), sampled at each usable index "
@@ -281,31 +286,39 @@ def _mark_price() -> dict[str, Any]:
 
 
 def _funding(st: VenueState) -> dict[str, Any]:
-    house = FundingParameters()
     rows = []
     for sym, inst in sorted(st.instruments.items()):
         first = inst.tiers[0]
-        params = FundingParameters(imr_ppm=first.imr_ppm, mmr_ppm=first.mmr_ppm)
-        rows.append({"symbol": sym, "imr_ppm": first.imr_ppm, "mmr_ppm": first.mmr_ppm, "cap_e8": funding_cap_e8(params)})
+        f = inst.funding_schedule
+        rows.append(
+            {
+                "symbol": sym,
+                "interval_ns": f.interval_ns,
+                "interest_rate_e8": f.interest_rate_e8,
+                "dampener_e8": f.dampener_e8,
+                "cap_fraction_bps": f.cap_fraction_bps,
+                "premium_sample_interval_ns": f.premium_sample_interval_ns,
+                "impact_notional": f.impact_notional,
+                "premium_weighting": f.weighting.value,
+                "imr_ppm": first.imr_ppm,
+                "mmr_ppm": first.mmr_ppm,
+                "cap_e8": funding_cap_of(f, inst.tiers),
+            }
+        )
     return {
         "formula": "F = P + clamp(I - P, -dampener, +dampener), capped at +-cap_fraction x (IMR - MMR) of the first bracket",
         "sign_convention": SIGN_CONVENTION,
         "rate_unit": RATE_UNIT,
-        "interval_ns": house.interval_ns,
         "max_interval_ns": MAX_FUNDING_INTERVAL_NS,
-        "interest_rate_e8": house.interest_rate_e8,
-        "dampener_e8": house.dampener_e8,
-        "cap_fraction_bps": house.cap_fraction_bps,
-        "premium_sample_interval_ns": house.premium_sample_interval_ns,
-        "impact_notional": house.impact_notional,
-        "premium_weighting": house.weighting.value,
         "instruments": rows,
         "rules": [
             "Premium sample = [max(0, impact bid - index) - max(0, index - impact ask)] / index, every sample "
-            "interval; the impact bid/ask is the average price of filling the impact notional (micro-units of the "
-            "settlement asset) against the book.",
-            "P = the interval's samples averaged with linearly increasing weights (the latest weighs most); "
-            "I = the interest rate per interval.",
+            "interval on a grid aligned to the epoch; the impact bid/ask is the average price of filling the impact "
+            "notional (micro-units of the settlement asset) against the book.",
+            "P = the interval's samples averaged with the contract's weighting (LINEAR: weights 1..n, the latest "
+            "weighs most; EQUAL: the plain mean); I = the interest rate per interval.",
+            "Funding settles at every multiple of the contract's interval; a settlement at any other interval than "
+            "the configured one is refused. A parameter change is a new version of this disclosure.",
             "At each interval end every open position pays or receives |quantity| x mark x rate: a positive rate "
             "means longs pay shorts. Payers' amounts round up and receivers' down; the rounding residue goes to "
             "the insurance fund, so funding is zero-sum to the micro-unit.",
@@ -632,28 +645,52 @@ def _render_markdown(d: dict[str, Any]) -> str:
 
     mk = r["mark_price"]
     out += ["## 3. Mark price", ""]
-    out += [
-        f"Mark = **{mk['method']}**, basis window {_duration(mk['basis_window_ns'])}, one basis sample at most every "
-        f"{_duration(mk['basis_sample_interval_ns'])} (at most {mk['max_basis_samples']} kept).",
-        "",
-    ]
-    out += _bullets(mk["rules"]) + [""]
+    out += [f"Mark = **{mk['method']}**, with each contract's basis window:", ""]
+    out += _table(
+        ["contract", "basis window", "at most one basis sample kept per", "samples kept at most"],
+        [
+            [row["symbol"], _duration(row["basis_window_ns"]), _duration(row["basis_sample_interval_ns"]), str(row["max_basis_samples"])]
+            for row in mk["instruments"]
+        ],
+    )
+    out += [""] + _bullets(mk["rules"]) + [""]
 
     f = r["funding"]
     out += ["## 4. Funding", ""]
     out += [
         f"- Formula: {f['formula']}.",
         f"- Sign convention: **{f['sign_convention']}**; rates in {f['rate_unit']}.",
-        f"- Interval: {_duration(f['interval_ns'])} (never more than {_duration(f['max_interval_ns'])}).",
-        f"- Interest rate I: {_pct(f['interest_rate_e8'], 8)} per interval; dampener +-{_pct(f['dampener_e8'], 8)}; "
-        f"cap fraction {_pct(f['cap_fraction_bps'], 4)} of (IMR - MMR).",
-        f"- Premium sampled every {_duration(f['premium_sample_interval_ns'])} at an impact notional of "
-        f"{_money(f['impact_notional'])} (settlement currency), weighting {f['premium_weighting']}.",
+        f"- Interval: each contract's own, never more than {_duration(f['max_interval_ns'])}.",
         "",
     ]
     out += _table(
-        ["contract", "first-bracket IMR", "first-bracket MMR", "funding cap per interval"],
-        [[row["symbol"], _pct(row["imr_ppm"], 6), _pct(row["mmr_ppm"], 6), f"+-{_pct(row['cap_e8'], 8)}"] for row in f["instruments"]],
+        [
+            "contract",
+            "interval",
+            "interest rate I",
+            "dampener",
+            "premium sampled every",
+            "impact notional",
+            "weighting",
+            "cap fraction",
+            "first-bracket IMR / MMR",
+            "funding cap per interval",
+        ],
+        [
+            [
+                row["symbol"],
+                _duration(row["interval_ns"]),
+                _pct(row["interest_rate_e8"], 8),
+                f"+-{_pct(row['dampener_e8'], 8)}",
+                _duration(row["premium_sample_interval_ns"]),
+                f"{specs[row['symbol']]['settlement_asset'] if row['symbol'] in specs else ''} {_money(row['impact_notional'])}".strip(),
+                row["premium_weighting"],
+                _pct(row["cap_fraction_bps"], 4),
+                f"{_pct(row['imr_ppm'], 6)} / {_pct(row['mmr_ppm'], 6)}",
+                f"+-{_pct(row['cap_e8'], 8)}",
+            ]
+            for row in f["instruments"]
+        ],
     )
     out += [""] + _bullets(f["rules"]) + [""]
 

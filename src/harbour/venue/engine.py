@@ -18,11 +18,13 @@ from harbour.venue.config import (
     list_instrument,
     set_deposit_bank_allowlist,
     set_eligible_reference_assets,
+    set_funding_parameters,
     set_fx_rate,
     set_instrument_state,
     set_issuer_register,
     set_margin_asset_haircut,
     set_margin_tiers,
+    set_mark_parameters,
     set_reference_price,
 )
 from harbour.venue.config_version import CONFIGURATION_COMMANDS, versioned
@@ -72,6 +74,8 @@ _HANDLERS: dict[type, Handler] = {
     c.SetLeverage: set_leverage,
     c.TransferIsolatedMargin: transfer_isolated_margin,
     c.SettleFunding: settle_funding,
+    c.SetMarkParameters: set_mark_parameters,
+    c.SetFundingParameters: set_funding_parameters,
     c.SetIndexMethodology: set_index_methodology,
     c.PublishIndex: publish_index,
     c.RecordStressReport: record_stress_report,
@@ -94,7 +98,10 @@ class VenueEngine:
 
     def apply(self, seq: int, ts_ns: int, command: c.VenueCommand) -> list[Any]:
         out: list[Any] = []
-        _HANDLERS[type(command)](self.state, seq, ts_ns, command, out)
+        st = self.state
+        _HANDLERS[type(command)](st, seq, ts_ns, command, out)
+        if st.risk_columns is not None:  # derived liquidation-scan columns follow the events (venue.risk_columns)
+            st.risk_columns.observe(out)
         return out
 
     # --- state -----------------------------------------------------------------------

@@ -114,6 +114,18 @@ class ProfessionalInvestorStatusSet(_Event, frozen=True, tag="pi_status_set"):
     new_expiry_ns: int
 
 
+class GainRealisedAtMark(_Event, frozen=True, tag="gain_realised_at_mark"):
+    """Part of a cross position's unrealised gain, realised at the mark to pay a loss the
+    account's wallet could not (``settlement.pay``): its cost basis moved by ``gain``."""
+
+    transfer_id: int
+    account: int
+    instrument: str
+    gain: int  # settlement micro-units of the instrument
+    mark: int
+    cost_after: int
+
+
 class TransferPosted(_Event, frozen=True, tag="transfer_posted"):
     """A balanced ledger transfer: postings sum to zero per asset."""
 
@@ -274,6 +286,30 @@ class FundingSettled(_Event, frozen=True, tag="funding_settled"):
     shortfall_covered: int = 0
 
 
+class MarkParametersSet(_Event, frozen=True, tag="mark_parameters_set"):
+    """An instrument's mark-price parameters were set; ``max_basis_samples`` = window // sample interval."""
+
+    instrument: str
+    basis_window_ns: int
+    basis_sample_interval_ns: int
+    max_basis_samples: int
+
+
+class FundingParametersSet(_Event, frozen=True, tag="funding_parameters_set"):
+    """An instrument's funding parameters were set; ``cap_e8`` is the cap they give with the
+    instrument's first margin bracket now (it follows later bracket changes)."""
+
+    instrument: str
+    interval_ns: int
+    interest_rate_e8: int
+    dampener_e8: int
+    cap_fraction_bps: int
+    premium_sample_interval_ns: int
+    impact_notional: int
+    weighting: str
+    cap_e8: int
+
+
 class IndexMethodologySet(_Event, frozen=True, tag="index_methodology_set"):
     """A methodology version was stored for an instrument's index (IOSCO P11/P12)."""
 
@@ -311,6 +347,7 @@ class MarkPriceSet(_Event, frozen=True, tag="mark_price_set"):
     last_funding_rate_e8: int  # 0 before any funding settlement
     time_to_funding_ns: int  # clipped to [0, interval_ns]
     interval_ns: int
+    basis_window_ns: int = 300_000_000_000  # the instrument's configured window (SetMarkParameters)
 
 
 class StressReportRecorded(_Event, frozen=True, tag="stress_report_recorded"):
@@ -357,6 +394,8 @@ VenueEvent = (
     | TriggerOrderCancelled
     | MarginModeSet
     | FundingSettled
+    | MarkParametersSet
+    | FundingParametersSet
     | IndexMethodologySet
     | IndexPublished
     | MarkPriceSet
@@ -418,7 +457,8 @@ class AutoDeleveraged(_Event, frozen=True, tag="auto_deleveraged"):
 class LossReported(_Event, frozen=True, tag="loss_reported"):
     """The report of one liquidation: who defaulted, what was closed, and which layer of the
     published waterfall paid how much, in order. ``layers`` rows are (layer, asset, amount):
-    DEFAULTER_MARGIN is what the defaulter's wallets gave (fee included), LIQUIDATION_FEE the
+    DEFAULTER_MARGIN is what the defaulter's wallets gave (fee included), DEFAULTER_GAINS the
+    unrealised gains of its other cross positions realised at the mark, LIQUIDATION_FEE the
     fee the insurance fund received, INSURANCE_FUND and OPERATOR_TRANCHE their draws for
     losses beyond the defaulter's margin, DEFICIT any rest (pauses withdrawals). ``adl``
     rows are (counterparty, qty, price)."""

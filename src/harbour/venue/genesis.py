@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from harbour.kernel.assets import AssetKind
 from harbour.kernel.money import MICRO
+from harbour.prices.funding import PremiumWeighting
 from harbour.venue.commands import (
     FundPlatformAccount,
     ListAsset,
@@ -15,9 +16,11 @@ from harbour.venue.commands import (
     MarginTier,
     SetDepositBankAllowlist,
     SetEligibleReferenceAssets,
+    SetFundingParameters,
     SetFxRate,
     SetIssuerRegister,
     SetMarginTiers,
+    SetMarkParameters,
     SetReferencePrice,
     VenueCommand,
 )
@@ -41,6 +44,30 @@ _BRACKETS = (
 
 def _brackets(scale: int) -> tuple[MarginTier, ...]:
     return tuple(MarginTier(max_notional=cap * scale * MICRO, max_leverage=lev, maintenance_ppm=mmr) for cap, lev, mmr in _BRACKETS)
+
+
+SECOND_NS = 1_000_000_000
+HOUR_NS = 3_600 * SECOND_NS
+
+
+def default_mark_parameters(instrument: str) -> SetMarkParameters:
+    """The house mark: a 5-minute basis window, at most one sample per 5 s kept (Binance USD-M)."""
+    return SetMarkParameters(instrument=instrument, basis_window_ns=300 * SECOND_NS, basis_sample_interval_ns=5 * SECOND_NS)
+
+
+def default_funding_parameters(instrument: str, impact_units: int) -> SetFundingParameters:
+    """The house funding terms: 8-hour interval, I = 0.01%, dampener +-0.05%, cap 75% of (IMR - MMR)
+    of the first bracket, a premium sample every 5 s at ``impact_units`` of the settlement currency."""
+    return SetFundingParameters(
+        instrument=instrument,
+        interval_ns=8 * HOUR_NS,
+        interest_rate_e8=10_000,
+        dampener_e8=50_000,
+        cap_fraction_bps=7_500,
+        premium_sample_interval_ns=5 * SECOND_NS,
+        impact_notional=impact_units * MICRO,
+        weighting=PremiumWeighting.LINEAR,
+    )
 
 
 def default_genesis() -> list[VenueCommand]:
@@ -92,6 +119,10 @@ def default_genesis() -> list[VenueCommand]:
         ),
         SetMarginTiers(instrument=BTCUSD, tiers=_brackets(1)),
         SetMarginTiers(instrument=ETHHKD, tiers=_brackets(8)),
+        default_mark_parameters(BTCUSD),
+        default_mark_parameters(ETHHKD),
+        default_funding_parameters(BTCUSD, 25_000),  # USD 25,000
+        default_funding_parameters(ETHHKD, 200_000),  # HKD 200,000, about USD 25,000
         SetReferencePrice(instrument=BTCUSD, price=9_500_000),  # 95,000.00 USD
         SetReferencePrice(instrument=ETHHKD, price=2_600_000),  # 26,000.00 HKD
         FundPlatformAccount(target="INSURANCE_FUND", asset="USD", amount=1_000_000 * MICRO),

@@ -109,8 +109,11 @@ def publish_index(st: VenueState, seq: int, ts: int, cmd: PublishIndex, out: lis
     elif index_print.value is not None:
         sym = cmd.instrument
         samples = st.basis_samples.setdefault(sym, deque())
-        take_basis_sample(samples, st.books[sym], ts, index_print.value)
-        mark = mark_at(ts, index_print.value, st.funding_terms.get(sym), samples, st.last_trade_price.get(sym))
+        parameters = inst.mark_parameters
+        take_basis_sample(samples, st.books[sym], ts, index_print.value, parameters)
+        mark = mark_at(
+            ts, index_print.value, st.funding_terms.get(sym), samples, st.last_trade_price.get(sym), parameters, inst.funding_schedule.interval_ns
+        )
         out.append(
             MarkPriceSet(
                 seq=seq,
@@ -125,6 +128,7 @@ def publish_index(st: VenueState, seq: int, ts: int, cmd: PublishIndex, out: lis
                 last_funding_rate_e8=mark.last_funding_rate_e8,
                 time_to_funding_ns=mark.time_to_funding_ns,
                 interval_ns=mark.interval_ns,
+                basis_window_ns=parameters.basis_window_ns,
             )
         )
         # guard: P1 and P2 can leave (0, MAX_PRICE] only on absurd inputs (a -100% rate and a

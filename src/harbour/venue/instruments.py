@@ -10,7 +10,9 @@ is refused otherwise). So notional = price x qty x unit_value, exactly.
 from __future__ import annotations
 
 from harbour.kernel.money import MAX_LEVERAGE, MONEY_DECIMALS
+from harbour.prices.mark import MarkParameters
 from harbour.venue.commands import InstrumentState, ListInstrument, MarginTier
+from harbour.venue.price_parameters import HOUSE_FUNDING_SCHEDULE, HOUSE_MARK_PARAMETERS, FundingSchedule
 from harbour.venue.tiers import build_tiers, default_tiers
 
 
@@ -40,6 +42,8 @@ class Instrument:
         "spec",
         "tier_spec",
         "tiers",
+        "mark_parameters",
+        "funding_schedule",
     )
 
     def __init__(self, spec: ListInstrument) -> None:
@@ -67,6 +71,10 @@ class Instrument:
         self.clearing_account = "CLEARING:" + spec.instrument
         self.state = InstrumentState.OPEN
         self.ref_price = 0
+        # mark-price and funding parameters (venue.price_parameters): the house defaults until
+        # SetMarkParameters / SetFundingParameters set them
+        self.mark_parameters: MarkParameters = HOUSE_MARK_PARAMETERS
+        self.funding_schedule: FundingSchedule = HOUSE_FUNDING_SCHEDULE
 
     def set_tiers(self, tiers: tuple[MarginTier, ...]) -> None:
         self.tier_spec = tiers

@@ -24,9 +24,11 @@ Steps repeat until the scope is back above maintenance or flat. Every step is an
 and each liquidation ends with a ``LossReported`` naming the layers that paid.
 
 The bankruptcy price of a position is the price at which the scope's margin balance
-would be zero, counting the other positions' unrealised losses but not their gains (so
-a defaulter never draws on the fund while it keeps profitable positions), rounded to
-the tick in the defaulter's favour. Only accounts with a position can be deleveraged, and
+would be zero, counting the other positions' unrealised losses but not their gains,
+rounded to the tick in the defaulter's favour. Beyond it, the defaulter's own gains on
+its other cross positions pay before any platform layer: trade settlement realises them
+at the mark (``settlement.pay``), so a defaulter never draws on the fund while it keeps
+a profitable position. Only accounts with a position can be deleveraged, and
 no participant balance goes negative (``settlement.pay``).
 """
 
@@ -39,16 +41,26 @@ from harbour.ledger.book import LedgerAccount
 from harbour.venue.accounts import Account, Position
 from harbour.venue.book import Order
 from harbour.venue.commands import SelfTradePrevention, Side
-from harbour.venue.events import AutoDeleveraged, LiquidationStepped, LiquidationTriggered, LossReported, TradeExecuted, TransferPosted
+from harbour.venue.events import (
+    AutoDeleveraged,
+    GainRealisedAtMark,
+    LiquidationStepped,
+    LiquidationTriggered,
+    LossReported,
+    TradeExecuted,
+    TransferPosted,
+)
 from harbour.venue.instruments import Instrument
 from harbour.venue.margin import (
     cross_collateral,
     cross_margin_balance_and_maintenance,
+    from_risk,
     isolated_margin_balance_and_maintenance,
     position_maintenance,
+    to_risk,
 )
-from harbour.venue.matching import cancel_resting, match, release_open
-from harbour.venue.settlement import Postings, cover_shortfall, pay
+from harbour.venue.matching import add_open, cancel_resting, match, release_open
+from harbour.venue.settlement import GainsApplied, Postings, report_gains, settle_nets
 from harbour.venue.state import DEFICIT, INSURANCE_FUND, PLATFORM_CAPITAL, RISK_CURRENCY, VenueState, isolated_account
 from harbour.venue.triggers import cancel_account_triggers
 
@@ -102,6 +114,7 @@ def liquidate_after_mark(st: VenueState, sym: str, seq: int, ts: int, out: list[
 
 def liquidate(st: VenueState, acct: Account, scope: str, seq: int, ts: int, out: list[object]) -> None:
     """Run the liquidation of one scope of ``acct`` and report the layers that paid."""
+    first = len(out)
     watched = _watched_balances(st, acct, scope)
     fees: dict[str, int] = {}
     closed: dict[str, int] = {}
@@ -131,7 +144,7 @@ def liquidate(st: VenueState, acct: Account, scope: str, seq: int, ts: int, out:
             account=acct.account_id,
             scope=scope,
             closed=tuple(sorted(closed.items())),
-            layers=_layers_paid(st, acct, scope, watched, fees),
+            layers=_layers_paid(st, acct, scope, watched, fees, out[first:]),
             adl=tuple(adl),
         )
     )
@@ -147,7 +160,7 @@ def _position_to_reduce(st: VenueState, acct: Account, scope: str) -> str | None
         if pos.isolated or not pos.qty:
             continue
         inst = st.instruments[sym]
-        mm = _to_risk(st, inst, position_maintenance(pos.qty, inst))
+        mm = to_risk(st, inst, position_maintenance(pos.qty, inst))
         if best is None or mm > best[0]:
             best = (mm, sym)
     return None if best is None else best[1]
@@ -181,10 +194,10 @@ def bankruptcy_price(st: VenueState, acct: Account, scope: str, inst: Instrument
             if other.isolated or not other.qty:
                 continue
             oi = st.instruments[sym]
-            upnl = _to_risk(st, oi, (other.qty * oi.ref_price - other.cost) * oi.unit_value, down=True)
+            upnl = to_risk(st, oi, (other.qty * oi.ref_price - other.cost) * oi.unit_value, down=True)
             if other is pos or upnl < 0:
                 risk += upnl
-        equity = _from_risk(st, inst, risk)
+        equity = from_risk(st, inst, risk)
     size = pos.qty if pos.qty > 0 else -pos.qty
     tick = inst.tick
     if pos.qty > 0:
@@ -233,7 +246,7 @@ def _step(
         # and the tranche can pay for no further unit
         rounds += 1
         bp = bankruptcy_price(st, acct, scope, inst, pos)
-        affordable = _affordable_qty(st, inst, is_buy, rest, bp, limit, acct.stp_group)
+        affordable = _affordable_qty(st, acct, scope, inst, is_buy, rest, bp, limit)
         if not affordable:
             break
         filled, _ = _ioc(st, acct, inst, pos, is_buy, affordable, limit, seq, ts, out)
@@ -272,12 +285,7 @@ def _ioc(
     sym = inst.symbol
     book = st.books[sym]
     order = Order(0, acct.account_id, is_buy, limit, qty, acct.is_mm, True, "liquidation", acct.stp_group)
-    if is_buy:
-        pos.open_buy_qty += qty
-        pos.open_buy_value += qty * limit
-    else:
-        pos.open_sell_qty += qty
-        pos.open_sell_value += qty * limit
+    add_open(pos, order, qty)
     first = len(out)
     match(st, inst, book, order, acct, pos, _EXPIRE_MAKER, seq, ts, out, 0)
     filled = qty - order.qty
@@ -319,11 +327,14 @@ def _backstop_limit(inst: Instrument, is_buy: bool) -> int:
     return low if low > 0 else tick
 
 
-def _affordable_qty(st: VenueState, inst: Instrument, is_buy: bool, want: int, bp: int, limit: int, stp_group: str) -> int:
+def _affordable_qty(st: VenueState, acct: Account, scope: str, inst: Instrument, is_buy: bool, want: int, bp: int, limit: int) -> int:
     """How much can be unwound between the bankruptcy price and ``limit`` with the loss beyond
-    the bankruptcy price (price distance x qty x unit value) within the fund's and tranche's
-    capacity in the settlement asset."""
+    the bankruptcy price (price distance x qty x unit value) within what pays it, in the
+    settlement asset: the defaulter's own unrealised gains (cross), then the fund and tranche."""
     capacity = _layer_capacity(st, inst.settlement_asset)
+    if not scope:
+        capacity += _gains_capacity(st, acct, inst.settlement_asset)
+    stp_group = acct.stp_group
     side = st.books[inst.symbol].asks if is_buy else st.books[inst.symbol].bids
     uv = inst.unit_value
     total = 0
@@ -369,6 +380,28 @@ def _layer_capacity(st: VenueState, asset: str) -> int:
     return total
 
 
+def _gains_capacity(st: VenueState, acct: Account, asset: str) -> int:
+    """What the account's unrealised cross gains at the mark can pay in ``asset`` (``settlement.pay``
+    realises them before any platform layer), less one unit per conversion for rounding."""
+    reg = st.registry
+    target = reg.assets[asset].currency
+    total = 0
+    for sym, pos in acct.positions.items():
+        if pos.isolated or not pos.qty:
+            continue
+        inst = st.instruments[sym]
+        gain = (pos.qty * inst.ref_price - pos.cost) * inst.unit_value
+        if gain <= 0:
+            continue
+        if inst.settlement_asset == asset:
+            total += gain
+            continue
+        rate = reg.fx_rate_e8(reg.assets[inst.settlement_asset].currency, target)
+        if rate is not None and gain * rate // FX_SCALE > 1:
+            total += gain * rate // FX_SCALE - 1
+    return total
+
+
 # --- auto-deleveraging --------------------------------------------------------------------
 
 
@@ -395,7 +428,7 @@ def adl_queue(st: VenueState, sym: str, side_long: bool) -> list[tuple[int, Frac
             balance, _ = isolated_margin_balance_and_maintenance(st, acct, sym)
         else:
             balance, _ = cross_margin_balance_and_maintenance(st, acct)
-            notional = _to_risk(st, inst, notional)
+            notional = to_risk(st, inst, notional)
         score = Fraction(max(0, upnl) * notional, max(1, entry) * max(1, balance))
         rows.append((account_id, score))
     rows.sort(key=lambda r: (-r[1], r[0]))
@@ -454,17 +487,8 @@ def _settle_adl(
     pos.realised += pnl
     other.realised += other_pnl
     postings: Postings = []
-    missing = 0
-    for party, party_pos, amount in ((acct, pos, pnl), (other_acct, other, other_pnl)):
-        if not amount:
-            continue
-        wallet: LedgerAccount = isolated_account(party.account_id, sym) if party_pos.isolated else party.account_id
-        if amount > 0:
-            postings.append((wallet, asset, amount))
-        else:
-            missing += pay(st, wallet, not party_pos.isolated, asset, -amount, postings)
-    if missing:
-        cover_shortfall(st, asset, missing, postings)
+    gains: GainsApplied = []
+    settle_nets(st, sym, asset, ((acct.account_id, pos.isolated, pnl), (other_acct.account_id, other.isolated, other_pnl)), postings, gains)
     if pnl + other_pnl:
         postings.append((inst.clearing_account, asset, -(pnl + other_pnl)))
     trade_id = st.next_trade_id
@@ -491,6 +515,7 @@ def _settle_adl(
         out.append(
             TransferPosted(seq=seq, ts_ns=ts, transfer_id=transfer_id, kind="AUTO_DELEVERAGING", postings=tuple(postings), reference=f"adl:{trade_id}")
         )
+        report_gains(st, gains, transfer_id, seq, ts, out)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -506,18 +531,26 @@ def _watched_balances(st: VenueState, acct: Account, scope: str) -> dict[tuple[L
 
 
 def _layers_paid(
-    st: VenueState, acct: Account, scope: str, before: dict[tuple[LedgerAccount, str], int], fees: dict[str, int]
+    st: VenueState, acct: Account, scope: str, before: dict[tuple[LedgerAccount, str], int], fees: dict[str, int], events: list[object]
 ) -> tuple[tuple[str, str, int], ...]:
     """(layer, asset, amount) in waterfall order, from the balance changes of the liquidation.
 
     The defaulter's margin counts only what it gave (a wallet can also gain, from a
-    deleveraging close above its entry); the fund's draw is net of the fee it received."""
+    deleveraging close above its entry), then the unrealised gains it gave up at the mark
+    (``GainRealisedAtMark``); the fund's draw is net of the fee it received."""
     wallet: LedgerAccount = isolated_account(acct.account_id, scope) if scope else acct.account_id
     rows: list[tuple[str, str, int]] = []
     for asset in sorted(st.registry.assets):
         given = before[(wallet, asset)] - st.ledger.balance(wallet, asset)
         if given > 0:
             rows.append(("DEFAULTER_MARGIN", asset, given))
+    gains: dict[str, int] = {}
+    for e in events:
+        if isinstance(e, GainRealisedAtMark) and e.account == acct.account_id:
+            asset = st.instruments[e.instrument].settlement_asset
+            gains[asset] = gains.get(asset, 0) + e.gain
+    for asset in sorted(gains):
+        rows.append(("DEFAULTER_GAINS", asset, gains[asset]))
     for asset in sorted(fees):
         rows.append(("LIQUIDATION_FEE", asset, fees[asset]))
     for holder, layer in _LAYERS:
@@ -526,27 +559,6 @@ def _layers_paid(
             if drawn > 0:
                 rows.append((layer, asset, drawn))
     return tuple(rows)
-
-
-# --- conversions ----------------------------------------------------------------------------
-
-
-def _to_risk(st: VenueState, inst: Instrument, amount: int, *, down: bool = False) -> int:
-    """Settlement micro-units into the risk currency, rounded up (or down with ``down``)."""
-    ccy = inst.settlement_currency
-    if ccy == RISK_CURRENCY:
-        return amount
-    rate = st.registry.fx_e8[(ccy, RISK_CURRENCY)]
-    return (amount * rate) // FX_SCALE if down else -((-amount * rate) // FX_SCALE)
-
-
-def _from_risk(st: VenueState, inst: Instrument, amount: int) -> int:
-    """Risk-currency micro-units into settlement micro-units, rounded down."""
-    ccy = inst.settlement_currency
-    if ccy == RISK_CURRENCY:
-        return amount
-    rate = st.registry.fx_e8[(ccy, RISK_CURRENCY)]
-    return (amount * FX_SCALE) // rate
 
 
 def liquidation_price(st: VenueState, account_id: int, sym: str) -> int | None:

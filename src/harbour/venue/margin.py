@@ -159,23 +159,35 @@ def cross_margin_balance_and_maintenance(state: VenueState, acct: Account) -> tu
     balance = cross_collateral(state, acct)
     maintenance = 0
     instruments = state.instruments
-    fx = state.registry.fx_e8
     for sym, pos in acct.positions.items():
         qty = pos.qty
         if pos.isolated or not qty:
             continue
         inst = instruments[sym]
-        upnl = (qty * inst.ref_price - pos.cost) * inst.unit_value
-        mm = position_maintenance(qty, inst)
-        ccy = inst.settlement_currency
-        if ccy == RISK_CURRENCY:
-            balance += upnl
-            maintenance += mm
-        else:
-            rate = fx[(ccy, RISK_CURRENCY)]
-            balance += (upnl * rate) // FX_SCALE
-            maintenance += -((-mm * rate) // FX_SCALE)
+        balance += to_risk(state, inst, (qty * inst.ref_price - pos.cost) * inst.unit_value, down=True)
+        maintenance += to_risk(state, inst, position_maintenance(qty, inst))
     return balance, maintenance
+
+
+def to_risk(state: VenueState, inst: Instrument, amount: int, *, down: bool = False) -> int:
+    """Settlement micro-units of ``inst`` into the risk currency, rounded up (or down with
+    ``down``): requirements round up and balances down, in the platform's favour. The
+    pre-trade check (``cross_equity_and_requirement``) inlines the same rounding: it is the
+    order hot path."""
+    ccy = inst.settlement_currency
+    if ccy == RISK_CURRENCY:
+        return amount
+    rate = state.registry.fx_e8[(ccy, RISK_CURRENCY)]
+    return (amount * rate) // FX_SCALE if down else -((-amount * rate) // FX_SCALE)
+
+
+def from_risk(state: VenueState, inst: Instrument, amount: int) -> int:
+    """Risk-currency micro-units into settlement micro-units of ``inst``, rounded down."""
+    ccy = inst.settlement_currency
+    if ccy == RISK_CURRENCY:
+        return amount
+    rate = state.registry.fx_e8[(ccy, RISK_CURRENCY)]
+    return (amount * FX_SCALE) // rate
 
 
 def isolated_margin_balance_and_maintenance(state: VenueState, acct: Account, sym: str) -> tuple[int, int]:

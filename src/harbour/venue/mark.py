@@ -1,6 +1,6 @@
 """Venue mark price: the inputs the venue keeps per instrument and the mark at each index print.
 
-Owns ``FundingTerms``, ``MARK_PARAMETERS``, ``take_basis_sample`` and ``mark_at``. The
+Owns ``FundingTerms``, ``take_basis_sample`` and ``mark_at``. The
 method itself is the pure ``harbour.prices.mark.compute_mark_price``:
 mark = median(P1, P2, last), P1 from the last funding rate and the time to the next
 funding, P2 from the moving average of the book basis, last the last trade price.
@@ -16,6 +16,10 @@ after a snapshot restore):
 - the funding terms of the last settled interval (rate, interval, next funding time =
   settlement time + interval). Before any settlement the rate is 0, so P1 is the index.
 
+The parameters (basis window and sample interval; the funding interval before any
+settlement) are the instrument's configuration (``venue.price_parameters``, set by
+``SetMarkParameters`` and ``SetFundingParameters``), passed in by the caller.
+
 Invariants: integer-only and deterministic; nothing here reads a clock or a float.
 """
 
@@ -25,17 +29,13 @@ from collections import deque
 
 import msgspec
 
-from harbour.prices.funding import FundingParameters
 from harbour.prices.mark import BasisSample, MarkParameters, MarkPrice, compute_mark_price
 from harbour.venue.book import OrderBook
+from harbour.venue.price_parameters import HOUSE_MARK_PARAMETERS, max_basis_samples
 
-# No command sets the mark parameters yet: the prices module's defaults (Binance USD-M)
-# apply to every instrument.
-MARK_PARAMETERS = MarkParameters()
-MAX_BASIS_SAMPLES = MARK_PARAMETERS.basis_window_ns // MARK_PARAMETERS.basis_sample_interval_ns
-
-# Before any funding settlement: rate 0 (so P1 = index), the default interval, no time left.
-NO_FUNDING_INTERVAL_NS = FundingParameters().interval_ns
+# The house defaults (Binance USD-M) every instrument has at listing and the default genesis sets.
+MARK_PARAMETERS = HOUSE_MARK_PARAMETERS
+MAX_BASIS_SAMPLES = max_basis_samples(HOUSE_MARK_PARAMETERS)
 
 
 class FundingTerms(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,15 +55,16 @@ def book_mid(book: OrderBook) -> int | None:
     return (bid + ask) // 2
 
 
-def take_basis_sample(samples: deque[BasisSample], book: OrderBook, ts_ns: int, index: int) -> None:
+def take_basis_sample(samples: deque[BasisSample], book: OrderBook, ts_ns: int, index: int, parameters: MarkParameters) -> None:
     """Append one (mid, index) sample if the book has a mid, then trim to the bounded window."""
     mid = book_mid(book)
     if mid is not None:
         samples.append(BasisSample(ts_ns=ts_ns, mid=mid, index=index))
-    horizon = ts_ns - MARK_PARAMETERS.basis_window_ns
+    horizon = ts_ns - parameters.basis_window_ns
     while samples and samples[0].ts_ns <= horizon:
         samples.popleft()
-    while len(samples) > MAX_BASIS_SAMPLES:
+    limit = max_basis_samples(parameters)
+    while len(samples) > limit:
         samples.popleft()
 
 
@@ -73,14 +74,19 @@ def mark_at(
     funding: FundingTerms | None,
     samples: deque[BasisSample],
     last_trade_price: int | None,
+    parameters: MarkParameters,
+    configured_interval_ns: int,
 ) -> MarkPrice:
-    """The mark at ``ts_ns`` from the venue's kept inputs (no trade yet: the index stands in)."""
+    """The mark at ``ts_ns`` from the venue's kept inputs (no trade yet: the index stands in).
+
+    Before any settlement: rate 0 (so P1 = index), the configured interval, no time left.
+    """
     if funding is None:
-        rate, interval, ttf = 0, NO_FUNDING_INTERVAL_NS, 0
+        rate, interval, ttf = 0, configured_interval_ns, 0
     else:
         rate, interval, ttf = funding.rate_e8, funding.interval_ns, funding.next_funding_ns - ts_ns
     return compute_mark_price(
-        MARK_PARAMETERS,
+        parameters,
         ts_ns=ts_ns,
         index=index,
         last_funding_rate_e8=rate,

@@ -22,8 +22,8 @@ from harbour.venue.book import BookSide, Order, OrderBook
 from harbour.venue.commands import AccountKind, InstrumentState, SelfTradePrevention, Side
 from harbour.venue.events import OrderCancelled, TradeExecuted, TransferPosted
 from harbour.venue.instruments import Instrument
-from harbour.venue.settlement import cover_shortfall, pay
-from harbour.venue.state import FEE_INCOME, VenueState, isolated_account
+from harbour.venue.settlement import GainsApplied, Postings, report_gains, settle_nets
+from harbour.venue.state import FEE_INCOME, VenueState
 
 _CLIENT = AccountKind.CLIENT
 _CLOSE_ONLY = InstrumentState.CLOSE_ONLY
@@ -31,6 +31,16 @@ _EXPIRE_TAKER = SelfTradePrevention.EXPIRE_TAKER
 _EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
 _BUY = Side.BUY
 _SELL = Side.SELL
+
+
+def add_open(pos: Position, order: Order, qty: int) -> None:
+    """Add ``qty`` of ``order`` to its position's open-order totals (``release_open``'s twin)."""
+    if order.is_buy:
+        pos.open_buy_qty += qty
+        pos.open_buy_value += qty * order.price
+    else:
+        pos.open_sell_qty += qty
+        pos.open_sell_value += qty * order.price
 
 
 def release_open(pos: Position, order: Order, qty: int) -> None:
@@ -242,20 +252,10 @@ def _execute(
     taker_pos.realised += taker_pnl
     maker_pos.realised += maker_pnl
 
-    postings: list[tuple[int | str, str, int]] = []
-    missing = 0
-    balances = st.ledger
-    for acct, pos, fee, pnl in ((taker_acct, taker_pos, taker_fee, taker_pnl), (maker_acct, maker_pos, maker_fee, maker_pnl)):
-        net = pnl - fee
-        if not net:
-            continue
-        wallet: int | str = isolated_account(acct.account_id, sym) if pos.isolated else acct.account_id
-        if net > 0 or balances.balance(wallet, asset) >= -net:
-            postings.append((wallet, asset, net))
-        else:
-            missing += pay(st, wallet, not pos.isolated, asset, -net, postings)
-    if missing:
-        cover_shortfall(st, asset, missing, postings)
+    postings: Postings = []
+    gains: GainsApplied = []
+    nets = ((taker_acct.account_id, taker_pos.isolated, taker_pnl - taker_fee), (maker_acct.account_id, maker_pos.isolated, maker_pnl - maker_fee))
+    settle_nets(st, sym, asset, nets, postings, gains)
     if taker_pnl + maker_pnl:
         postings.append((inst.clearing_account, asset, -(taker_pnl + maker_pnl)))
     if taker_fee or maker_fee:
@@ -297,3 +297,5 @@ def _execute(
                 reference=f"trade:{trade_id}",
             )
         )
+        if gains:
+            report_gains(st, gains, transfer_id, seq, ts, out)

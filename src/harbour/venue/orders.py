@@ -27,7 +27,8 @@ from harbour.venue.commands import (
 from harbour.venue.events import OrderAccepted, OrderAmended
 from harbour.venue.instruments import Instrument
 from harbour.venue.margin import instrument_requirement, raised_requirement_problem, requirement_of, worst_notional
-from harbour.venue.matching import cancel_resting, fillable_qty, match, reducible_qty, release_open, retire
+from harbour.venue.matching import add_open, cancel_resting, fillable_qty, match, reducible_qty, release_open, retire
+from harbour.venue.order_checks import price_grid_problem, quantity_problem
 from harbour.venue.price_moves import after_trades
 from harbour.venue.rejects import rejected
 from harbour.venue.state import VenueState
@@ -47,23 +48,10 @@ _EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
 _EMPTY = Position()
 
 
-def _check_qty(inst: Instrument, qty: int) -> tuple[RejectCode, dict[str, str | int]] | None:
-    if qty <= 0:
-        return C.QUANTITY_NOT_POSITIVE, {"qty": qty}
-    if qty % inst.lot:
-        return C.QUANTITY_OFF_LOT, {"qty": qty, "lot": inst.lot}
-    if qty < inst.min_qty:
-        return C.QUANTITY_BELOW_MINIMUM, {"qty": qty, "min_qty": inst.min_qty}
-    if qty > inst.max_qty:
-        return C.QUANTITY_ABOVE_MAXIMUM, {"qty": qty, "max_qty": inst.max_qty}
-    return None
-
-
 def _check_limit_price(inst: Instrument, price: int) -> tuple[RejectCode, dict[str, str | int]] | None:
-    if price <= 0:
-        return C.PRICE_NOT_POSITIVE, {"price": price}
-    if price % inst.tick:
-        return C.PRICE_OFF_TICK, {"price": price, "tick": inst.tick}
+    problem = price_grid_problem(inst, price)
+    if problem is not None:
+        return problem
     ref = inst.ref_price
     band = ref * inst.price_band_bps // BPS
     if price > ref + band or price < ref - band:
@@ -132,7 +120,7 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
         out.append(rejected(seq, ts, "place_order", C.INSTRUMENT_HALTED, instrument=sym))
         return
     qty = cmd.qty
-    problem = _check_qty(inst, qty)
+    problem = quantity_problem(inst, qty)
     if problem is None and not inst.ref_price:
         problem = C.NO_REFERENCE_PRICE, {"instrument": sym}
     is_buy = cmd.side is _BUY
@@ -202,12 +190,7 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
         pos = acct.positions[sym] = Position()
     if cmd.client_order_id:
         acct.client_order_ids[cmd.client_order_id] = seq
-    if is_buy:
-        pos.open_buy_qty += qty
-        pos.open_buy_value += qty * price
-    else:
-        pos.open_sell_qty += qty
-        pos.open_sell_value += qty * price
+    add_open(pos, order, qty)
     out.append(
         OrderAccepted(
             seq=seq,
@@ -304,7 +287,7 @@ def amend_order(st: VenueState, seq: int, ts: int, cmd: AmendOrder, out: list[ob
     elif inst.state is _HALTED:
         problem = C.INSTRUMENT_HALTED, {"instrument": sym}
     else:
-        problem = _check_qty(inst, cmd.qty) or _check_limit_price(inst, cmd.price)
+        problem = quantity_problem(inst, cmd.qty) or _check_limit_price(inst, cmd.price)
     if problem is None and order is not None:
         if cmd.price == order.price and cmd.qty == order.qty:
             problem = C.AMEND_NO_CHANGE, {}
@@ -341,12 +324,7 @@ def amend_order(st: VenueState, seq: int, ts: int, cmd: AmendOrder, out: list[ob
         book.rest(order)
     else:
         order.qty = cmd.qty
-    if order.is_buy:
-        pos.open_buy_qty += order.qty
-        pos.open_buy_value += order.qty * order.price
-    else:
-        pos.open_sell_qty += order.qty
-        pos.open_sell_value += order.qty * order.price
+    add_open(pos, order, order.qty)
     out.append(
         OrderAmended(
             seq=seq,

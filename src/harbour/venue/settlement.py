@@ -7,10 +7,15 @@ over all open positions at all times (checked by the invariants).
 A party that owes money pays from its wallet in the settlement asset. If that is not
 enough, the cross wallet converts its other eligible margin assets at the FX rate (the
 client gives the rounded-up amount) in a published order: same currency first, then
-fiat, tokenised deposits, stablecoins, then by asset code. What still cannot be paid
-is covered, in order, by the insurance fund, then the operator's committed capital,
-and any rest is booked to DEFICIT, which pauses withdrawals until resolved. So no
-participant balance is ever negative: a client never loses more than it posted.
+fiat, tokenised deposits, stablecoins, then by asset code. If that is still not
+enough, the account's unrealised gains on its cross positions pay next: they are
+realised at the mark (the position's cost basis moves to give up exactly that gain,
+and the instrument's CLEARING pays it out), so a client never leaves a loss to the
+platform while it keeps a profitable position (``GainRealisedAtMark`` says so). What
+still cannot be paid is covered, in order, by the insurance fund, then the operator's
+committed capital, and any rest is booked to DEFICIT, which pauses withdrawals until
+resolved. So no participant balance is ever negative: a client never loses more than
+it posted.
 """
 
 from __future__ import annotations
@@ -18,17 +23,43 @@ from __future__ import annotations
 from harbour.kernel.assets import AssetKind
 from harbour.kernel.money import BPS, FX_SCALE
 from harbour.ledger.book import LedgerAccount
-from harbour.venue.state import DEFICIT, FX_CONVERSION, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState
+from harbour.venue.events import GainRealisedAtMark
+from harbour.venue.state import DEFICIT, FX_CONVERSION, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState, isolated_account
 
 _RATE_DENOMINATOR = FX_SCALE * BPS
 _KIND_ORDER = {AssetKind.FIAT: 0, AssetKind.TOKENISED_DEPOSIT: 1, AssetKind.STABLECOIN: 2}
 
 Postings = list[tuple[LedgerAccount, str, int]]
+GainsApplied = list[tuple[int, str, int]]  # (account, instrument, gain realised in its settlement micro-units)
 
 
-def pay(state: VenueState, wallet: LedgerAccount, can_convert: bool, asset: str, amount: int, postings: Postings) -> int:
+def settle_nets(
+    state: VenueState, sym: str, asset: str, nets: tuple[tuple[int, bool, int], ...], postings: Postings, gains: GainsApplied
+) -> None:
+    """Append the postings of a fill's parties: (account id, isolated, net amount) each, in
+    ``sym``'s settlement ``asset``. A party's gain goes to its wallet, a debt is paid by ``pay``,
+    and what no party can pay is covered by ``cover_shortfall``. The caller posts the
+    instrument's CLEARING side (and any fees)."""
+    missing = 0
+    balance = state.ledger.balance
+    for account_id, isolated, net in nets:
+        if not net:
+            continue
+        wallet: LedgerAccount = isolated_account(account_id, sym) if isolated else account_id
+        if net > 0 or balance(wallet, asset) >= -net:
+            postings.append((wallet, asset, net))
+        else:
+            missing += pay(state, wallet, not isolated, asset, -net, postings, gains)
+    if missing:
+        cover_shortfall(state, asset, missing, postings)
+
+
+def pay(
+    state: VenueState, wallet: LedgerAccount, can_convert: bool, asset: str, amount: int, postings: Postings, gains: GainsApplied
+) -> int:
     """Append postings by which ``wallet`` pays ``amount`` of ``asset``; return the uncovered rest
-    after conversion, which the caller's cover path (``cover_shortfall``) must take."""
+    after conversion and the account's own unrealised gains (appended to ``gains``), which
+    the caller's cover path (``cover_shortfall``) must take."""
     ledger = state.ledger
     balance = ledger.balance(wallet, asset)
     if balance >= amount:
@@ -40,6 +71,66 @@ def pay(state: VenueState, wallet: LedgerAccount, can_convert: bool, asset: str,
     missing = amount - paid
     if can_convert and missing:
         missing = _convert(state, wallet, asset, missing, postings)
+        if missing and isinstance(wallet, int):
+            missing = _realise_gains(state, wallet, asset, missing, postings, gains)
+    return missing
+
+
+def _realise_gains(state: VenueState, account_id: int, asset: str, missing: int, postings: Postings, gains: GainsApplied) -> int:
+    """Pay ``missing`` of ``asset`` from the account's unrealised gains at the mark, cross
+    positions in symbol order; return what is still unpaid.
+
+    A position gives up k cost units of gain (its cost basis rises by k, so its unrealised
+    PnL at the mark falls by k x unit value) and its instrument's CLEARING pays them out,
+    converted at the FX rate like a wallet's other assets; the few micro-units that a
+    whole cost unit gives beyond the need stay with the client, in its wallet.
+    """
+    acct = state.accounts.get(account_id)
+    if acct is None:
+        return missing
+    reg = state.registry
+    target_ccy = reg.assets[asset].currency
+    for sym in sorted(acct.positions):
+        pos = acct.positions[sym]
+        if pos.isolated or not pos.qty:
+            continue
+        inst = state.instruments[sym]
+        headroom = pos.qty * inst.ref_price - pos.cost  # unrealised gain, cost units
+        if headroom <= 0:
+            continue
+        source = inst.settlement_asset
+        if source == asset:
+            value_e12 = _RATE_DENOMINATOR
+        else:
+            rate = reg.fx_rate_e8(reg.assets[source].currency, target_ccy)
+            if rate is None:
+                continue
+            value_e12 = rate * BPS
+        need = -((-missing * _RATE_DENOMINATOR) // value_e12)  # in the source asset, rounded up
+        uv = inst.unit_value
+        units = -(-need // uv)
+        if units > headroom:
+            units = headroom
+        gained = units * uv
+        give = gained if gained < need else need
+        got = missing if give == need else (give * value_e12) // _RATE_DENOMINATOR
+        if got <= 0:
+            continue
+        pos.cost += units
+        pos.realised += gained
+        postings.append((inst.clearing_account, source, -gained))
+        if source == asset:
+            if gained > got:
+                postings.append((account_id, source, gained - got))
+        else:
+            postings.append((FX_CONVERSION, source, give))
+            postings.append((FX_CONVERSION, asset, -got))
+            if gained > give:
+                postings.append((account_id, source, gained - give))
+        gains.append((account_id, sym, gained))
+        missing -= got
+        if not missing:
+            break
     return missing
 
 
@@ -103,3 +194,15 @@ def cover_shortfall(state: VenueState, asset: str, missing: int, postings: Posti
             missing = _convert(state, layer, asset, missing, postings)
     if missing:
         postings.append((DEFICIT, asset, -missing))
+
+
+def report_gains(state: VenueState, gains: GainsApplied, transfer_id: int, seq: int, ts: int, out: list[object]) -> None:
+    """One ``GainRealisedAtMark`` per gain that ``pay`` applied within transfer ``transfer_id``."""
+    for account_id, sym, gain in gains:
+        inst = state.instruments[sym]
+        cost = state.accounts[account_id].positions[sym].cost
+        out.append(
+            GainRealisedAtMark(
+                seq=seq, ts_ns=ts, transfer_id=transfer_id, account=account_id, instrument=sym, gain=gain, mark=inst.ref_price, cost_after=cost
+            )
+        )

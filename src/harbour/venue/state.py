@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from harbour.compliance.margin_assets import MarginAssetRegistry
 from harbour.ledger.book import Ledger
 from harbour.prices.index import IndexMethodology, IndexPrint
-from harbour.prices.mark import BasisSample
+from harbour.prices.mark import BasisSample, MarkParameters
 from harbour.venue.accounts import Account
 from harbour.venue.book import Order, OrderBook
 from harbour.venue.commands import InstrumentState, ListInstrument, MarginTier
 from harbour.venue.events import StressReportRecorded
 from harbour.venue.instruments import Instrument
 from harbour.venue.mark import FundingTerms
-from harbour.venue.trigger_book import TriggerOrder
+from harbour.venue.price_parameters import FundingSchedule
+from harbour.venue.trigger_book import PendingTriggers, TriggerOrder
+
+if TYPE_CHECKING:
+    from harbour.venue.risk_columns import RiskColumns
 
 # Platform ledger accounts (strings); participants are ints.
 EXTERNAL = "EXTERNAL"
@@ -64,6 +69,7 @@ class VenueState:
         "config_version",
         "config_since_seq",
         "stress_report",
+        "risk_columns",
     )
 
     def __init__(self) -> None:
@@ -91,7 +97,7 @@ class VenueState:
         self.funding_terms: dict[str, FundingTerms] = {}
         # pending trigger orders (venue.triggers): instrument -> trigger id -> order, in id
         # order; and per instrument the last trade id whose price the triggers have observed
-        self.triggers: dict[str, dict[int, TriggerOrder]] = {}
+        self.triggers: dict[str, PendingTriggers] = {}
         self.trigger_trade_cursor: dict[str, int] = {}
         # the published configuration's version (venue.config_version): bumped by every command
         # that changes the rulebook's configuration, with the seq of that change (no time: the
@@ -100,6 +106,9 @@ class VenueState:
         self.config_since_seq = 0
         # the latest venue stress test summary recorded (RecordStressReport), or None
         self.stress_report: StressReportRecorded | None = None
+        # DERIVED, not state: the liquidation scan's columns (venue.risk_columns), built on first
+        # use and kept current from the engine's events; never exported, never in the hash
+        self.risk_columns: RiskColumns | None = None
 
     def withdrawals_paused(self) -> bool:
         """True while any unresolved deficit exists (a loss no layer has yet covered)."""
@@ -120,6 +129,8 @@ class VenueState:
                 "tiers": msgspec.to_builtins(i.tier_spec),
                 "state": i.state.value,
                 "ref": i.ref_price,
+                "mark": msgspec.to_builtins(i.mark_parameters),
+                "funding": msgspec.to_builtins(i.funding_schedule),
             }
             for sym, i in sorted(self.instruments.items())
         }
@@ -175,6 +186,9 @@ class VenueState:
             inst.set_tiers(msgspec.convert(i["tiers"], tuple[MarginTier, ...]))
             inst.state = InstrumentState(i["state"])
             inst.ref_price = i["ref"]
+            if "mark" in i:  # snapshots before SetMarkParameters / SetFundingParameters keep the house defaults
+                inst.mark_parameters = msgspec.convert(i["mark"], MarkParameters)
+                inst.funding_schedule = msgspec.convert(i["funding"], FundingSchedule)
             st.instruments[sym] = inst
             st.books[sym] = OrderBook()
         for sym, rows in s["books"].items():
@@ -208,7 +222,9 @@ class VenueState:
             if cursor:
                 st.trigger_trade_cursor[sym] = cursor
             if rows:
-                st.triggers[sym] = {row[0]: TriggerOrder.from_state(sym, row) for row in rows}
+                pending = st.triggers[sym] = PendingTriggers()
+                for row in rows:
+                    pending.add(TriggerOrder.from_state(sym, row))
         st.config_version, st.config_since_seq = s.get("config", (0, 0))
         stress = s.get("stress")
         if stress is not None:

@@ -16,12 +16,18 @@ Kinds and the direction of their trigger (Binance USDⓈ-M semantics):
   price x 10000 <= extreme x (10000 - callback), a buy at price x 10000 >= extreme x
   (10000 + callback); ``stop_price`` is the tick-free price where that first holds.
 
+``PendingTriggers`` holds one instrument's pending triggers by id and keeps them indexed
+by level, so a price move visits only the triggers it can reach (and the trailing stops,
+whose level moves), not every pending one.
+
 This module is a leaf (records only); the handlers and the firing are in triggers.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from sortedcontainers import SortedList
 
 from harbour.kernel.money import BPS
 from harbour.venue.commands import SelfTradePrevention, TimeInForce, TriggerKind, WorkingType
@@ -137,3 +143,52 @@ class TriggerOrder:
             tid, acct, instrument, bool(buy), qty, TriggerKind(kind), WorkingType(working), trigger, price, TimeInForce(tif),
             bool(ro), bool(close), cb, activation, SelfTradePrevention(stp), coid, bool(active), extreme,
         )
+
+
+class PendingTriggers(dict[int, TriggerOrder]):
+    """One instrument's pending triggers, trigger id -> order, with a level index: per
+    working price, the fixed-level triggers that fire upward and downward sorted by
+    (level, id), and the trailing stops. Mutate only through ``add`` and ``remove``."""
+
+    __slots__ = ("_up", "_down", "_trailing")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._up: dict[WorkingType, SortedList] = {}
+        self._down: dict[WorkingType, SortedList] = {}
+        self._trailing: dict[WorkingType, dict[int, TriggerOrder]] = {}
+
+    def add(self, trig: TriggerOrder) -> None:
+        self[trig.trigger_id] = trig
+        if trig.kind is _TRAILING:
+            self._trailing.setdefault(trig.working_type, {})[trig.trigger_id] = trig
+        else:
+            side = self._up if trig.upward else self._down
+            side.setdefault(trig.working_type, SortedList()).add((trig.trigger_price, trig.trigger_id))
+
+    def remove(self, trig: TriggerOrder) -> None:
+        del self[trig.trigger_id]
+        if trig.kind is _TRAILING:
+            del self._trailing[trig.working_type][trig.trigger_id]
+        else:
+            side = self._up if trig.upward else self._down
+            side[trig.working_type].remove((trig.trigger_price, trig.trigger_id))
+
+    def reachable(self, working: WorkingType, low: int, high: int) -> list[TriggerOrder]:
+        """The triggers watching ``working`` that prices within [low, high] can move or fire:
+        fixed levels at or below ``high`` (upward) or at or above ``low`` (downward), and
+        every trailing stop; in no particular order."""
+        found: list[TriggerOrder] = []
+        up = self._up.get(working)
+        if up:
+            found += [self[tid] for _, tid in up.irange(maximum=(high, _MAX_ID))]
+        down = self._down.get(working)
+        if down:
+            found += [self[tid] for _, tid in down.irange(minimum=(low, -1))]
+        trailing = self._trailing.get(working)
+        if trailing:
+            found += trailing.values()
+        return found
+
+
+_MAX_ID = 1 << 63

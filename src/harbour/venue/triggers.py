@@ -54,9 +54,10 @@ from harbour.venue.events import (
 )
 from harbour.venue.instruments import Instrument
 from harbour.venue.matching import reducible_qty
+from harbour.venue.order_checks import price_grid_problem, quantity_problem
 from harbour.venue.rejects import rejected
 from harbour.venue.state import VenueState
-from harbour.venue.trigger_book import TriggerOrder
+from harbour.venue.trigger_book import PendingTriggers, TriggerOrder
 
 C = RejectCode
 Problem = tuple[RejectCode, dict[str, str | int]]
@@ -80,6 +81,7 @@ _CLOSE_POSITION_KINDS = frozenset({TriggerKind.STOP_MARKET, TriggerKind.TAKE_PRO
 class _FiredOrderEvents(list[object]):
     """The events of an order a trigger placed: its trades are the firing loop's to observe."""
 
+_NO_TRIGGERS = PendingTriggers()  # read-only stand-in for an instrument with none pending
 
 # --- validation ---------------------------------------------------------------------------
 
@@ -96,8 +98,6 @@ def _level_problem(inst: Instrument, field: str, value: int) -> Problem | None:
 
 def _shape_problem(inst: Instrument, cmd: PlaceTriggerOrder) -> Problem | None:
     """Fields that do not fit the kind, and prices and quantities off their grid."""
-    from harbour.venue.orders import _check_qty  # orders imports this module (via price_moves)
-
     kind = cmd.kind
     name = kind.value
     if cmd.close_position:
@@ -108,19 +108,18 @@ def _shape_problem(inst: Instrument, cmd: PlaceTriggerOrder) -> Problem | None:
         if cmd.reduce_only:
             return C.TRIGGER_FIELD_NOT_ALLOWED, {"kind": name, "field": "reduce_only with close_position"}
     else:
-        problem = _check_qty(inst, cmd.qty)
+        problem = quantity_problem(inst, cmd.qty)
         if problem is not None:
             return problem
     if kind in _LIMIT_KINDS:
         price = cmd.price
         if price == 0:
             return C.PRICE_REQUIRED, {}
-        if price < 0:
-            return C.PRICE_NOT_POSITIVE, {"price": price}
         if price > MAX_PRICE:
             return C.TRIGGER_PRICE_ABOVE_CEILING, {"field": "price", "value": price, "ceiling": MAX_PRICE}
-        if price % inst.tick:
-            return C.PRICE_OFF_TICK, {"price": price, "tick": inst.tick}
+        problem = price_grid_problem(inst, price)
+        if problem is not None:
+            return problem
     else:
         if cmd.price:
             return C.PRICE_NOT_ALLOWED, {}
@@ -192,7 +191,7 @@ def place_trigger_order(st: VenueState, seq: int, ts: int, cmd: PlaceTriggerOrde
         existing = acct.client_order_ids.get(cmd.client_order_id)
         if existing is not None:
             problem = C.DUPLICATE_CLIENT_ORDER_ID, {"client_order_id": cmd.client_order_id, "existing_order_id": existing}
-    pending = st.triggers.get(sym, {})
+    pending = st.triggers.get(sym, _NO_TRIGGERS)
     if problem is None and sum(1 for t in pending.values() if t.account == acct.account_id) >= MAX_TRIGGERS_PER_ACCOUNT_INSTRUMENT:
         problem = C.TOO_MANY_TRIGGER_ORDERS, {"account": acct.account_id, "limit": MAX_TRIGGERS_PER_ACCOUNT_INSTRUMENT, "instrument": sym}
     if problem is None:
@@ -229,7 +228,7 @@ def place_trigger_order(st: VenueState, seq: int, ts: int, cmd: PlaceTriggerOrde
     )
     if cmd.client_order_id:
         acct.client_order_ids[cmd.client_order_id] = seq
-    st.triggers.setdefault(sym, {})[seq] = trig
+    st.triggers.setdefault(sym, PendingTriggers()).add(trig)
     out.append(
         TriggerOrderAccepted(
             seq=seq,
@@ -284,7 +283,7 @@ def cancel_trigger_order(st: VenueState, seq: int, ts: int, cmd: CancelTriggerOr
     trigger_id = cmd.trigger_id
     if not trigger_id and cmd.client_order_id:
         trigger_id = acct.client_order_ids.get(cmd.client_order_id, 0)
-    trig = st.triggers.get(sym, {}).get(trigger_id)
+    trig = st.triggers.get(sym, _NO_TRIGGERS).get(trigger_id)
     if trig is None or trig.account != acct.account_id:
         out.append(rejected(seq, ts, "cancel_trigger_order", C.UNKNOWN_TRIGGER_ORDER, trigger=cmd.trigger_id or cmd.client_order_id))
         return
@@ -304,7 +303,7 @@ def cancel_account_triggers(st: VenueState, account: int, instrument: str, reaso
 
 def _remove(st: VenueState, trig: TriggerOrder) -> None:
     pending = st.triggers[trig.instrument]
-    del pending[trig.trigger_id]
+    pending.remove(trig)
     if not pending:
         del st.triggers[trig.instrument]
 
@@ -377,7 +376,7 @@ def _observe(
     fired: list[tuple[int, int, int, TriggerOrder, int]] = []
     moved: dict[int, tuple[TriggerOrder, int]] = {}
     low, high = min(prices), max(prices)
-    for trig in [t for t in pending.values() if t.working_type is working]:
+    for trig in pending.reachable(working, low, high):
         up = trig.upward
         if trig.kind is not _TRAILING:
             # no state between observations: the first price that reaches the level fires it
