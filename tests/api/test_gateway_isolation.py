@@ -2,9 +2,10 @@
 
 For every signed endpoint the gateway serves (read from its route table, so a new endpoint is
 covered the day it is added), the market maker's key is sent with every identifier of a
-client's order, conditional order and fills. No answer may contain any of them, and the
-client's orders must be untouched afterwards. Staff keys (auditor) hold no account and are
-refused on every account endpoint.
+client's order, conditional order and fills, and the client's account number. No answer may
+contain any of them, name the client's account or its legal entity, and the client's orders
+must be untouched afterwards. Staff keys (auditor) hold no account and are refused on every
+account endpoint of the dialect (the /hk/v1 roles: test_hk_openapi_and_roles).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from harbour.api.demo import CLIENT_A
 from harbour.api.rest import SIGNED, GatewayConfig, endpoints
 from harbour.cli.serve import RunningVenue
 
@@ -21,6 +23,8 @@ from .conftest import client, signed, wait_for
 
 BTC = "BTC/USD:USD"
 ID_FIELDS = ("orderId", "algoId", "actualOrderId", "clientOrderId", "clientAlgoId")
+ACCOUNT_FIELDS = ("account", "counterparty")
+CLIENT_A_ENTITY = "Demo Client A Ltd"
 ACCOUNT_FREE = {"/sapi/v1/capital/config/getall", "/sapi/v1/margin/allPairs"}
 SIGNED_ENDPOINTS = sorted((m, p) for (m, p), e in endpoints(GatewayConfig()).items() if e.security == SIGNED)
 
@@ -44,6 +48,8 @@ def _identifiers(node: Any) -> Iterator[str]:
         for k, v in node.items():
             if k in ID_FIELDS and v not in (None, ""):
                 yield str(v)
+            if k in ACCOUNT_FIELDS and v not in (None, ""):
+                yield f"account {v}"
             yield from _identifiers(v)
     elif isinstance(node, list):
         for item in node:
@@ -53,7 +59,7 @@ def _identifiers(node: Any) -> Iterator[str]:
 @pytest.mark.parametrize(("method", "path"), SIGNED_ENDPOINTS, ids=[f"{m} {p}" for m, p in SIGNED_ENDPOINTS])
 def test_market_maker_key_never_sees_or_touches_a_clients_orders(venue: RunningVenue, clients_orders: dict[str, Any], method: str, path: str) -> None:
     filled, resting, stop = clients_orders["filled"], clients_orders["resting"], clients_orders["stop"]
-    secrets = {filled["id"], resting["id"], stop["id"], "client-a-private-fill", "client-a-private-rest", "client-a-private-stop"}
+    secrets = {filled["id"], resting["id"], stop["id"], "client-a-private-fill", "client-a-private-rest", "client-a-private-stop", f"account {CLIENT_A}"}
     params = {
         "symbol": "BTCUSD",
         "orderId": resting["id"],
@@ -68,12 +74,14 @@ def test_market_maker_key_never_sees_or_touches_a_clients_orders(venue: RunningV
         "leverage": "20",
         "marginType": "CROSSED",
         "dualSidePosition": "false",
+        "account": str(CLIENT_A),
     }
 
     status, body = signed(venue, "market-maker", method, path, params)
 
     leaked = secrets & set(_identifiers(body))
     assert leaked == set(), f"{method} {path} answered {status} with the client's {leaked}"
+    assert CLIENT_A_ENTITY not in str(body), f"{method} {path} named the client's legal entity"
     ex = clients_orders["ex"]
     assert ex.fetch_order(resting["id"], BTC)["status"] == "open"
     assert ex.fetch_order(stop["id"], BTC, params={"trigger": True})["status"] == "open"
@@ -87,7 +95,7 @@ def test_market_maker_answers_carry_only_its_own_fills(venue: RunningVenue, clie
     assert client_order_ids.isdisjoint({str(f["orderId"]) for f in fills})
 
 
-@pytest.mark.parametrize(("method", "path"), [e for e in SIGNED_ENDPOINTS if e[1] not in ACCOUNT_FREE], ids=lambda e: str(e))
+@pytest.mark.parametrize(("method", "path"), [e for e in SIGNED_ENDPOINTS if e[1] not in ACCOUNT_FREE and not e[1].startswith("/hk/")], ids=lambda e: str(e))
 def test_staff_keys_hold_no_account_and_are_refused_on_account_endpoints(venue: RunningVenue, method: str, path: str) -> None:
     status, body = signed(venue, "auditor", method, path, {"symbol": "BTCUSD"})
 

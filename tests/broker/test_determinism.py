@@ -8,7 +8,7 @@ from pathlib import Path
 
 import harbour.broker
 from harbour.broker import BrokerCommand, BrokerEngine, BrokerEngineFactory, check_all
-from harbour.broker.commands import ReviewMargins, SetExchangeSession
+from harbour.broker.commands import AccrueInterest, RecordAverageDailyVolume, ReviewMargins, SetExchangeSession
 from harbour.journal import CommandCodec, FileJournal, Sequencer, replay
 
 from .helpers import BTC_100K, Broker, coins, hkd
@@ -23,6 +23,8 @@ def _busy_book() -> Broker:
     b.buy(2, "BTC", coins(4), BTC_100K)
     b.onboard(3)
     b.deposit_cash(3, hkd(10_000))
+    b.ok(RecordAverageDailyVolume(instrument="BTC", qty=coins(1_000)))  # C3: client 1's 14 BTC count at k = 0.9
+    b.ok(AccrueInterest(days=1))
     for price in (90_000, 70_000, 52_000, 75_000, 20_000):
         b.mark_va("BTC", hkd(price))
     b.mark_security("0005", hkd(30))  # the close, then HKEX shuts: 0005 stays at 30 (V1)

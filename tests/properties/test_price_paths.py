@@ -27,6 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -36,9 +37,11 @@ from harbour.prices.index import InputKind, PriceInput
 from harbour.sim.feeds import DEFAULT_VENUES, default_methodology
 from harbour.venue import VenueEngineFactory, default_genesis
 from harbour.venue.commands import (
+    AccountKind,
     CancelAllOrders,
     Deposit,
     FundPlatformAccount,
+    OpenAccount,
     PlaceOrder,
     PublishIndex,
     SetMarginMode,
@@ -49,11 +52,11 @@ from harbour.venue.commands import (
     TransferIsolatedMargin,
     VenueCommand,
 )
-from harbour.venue.events import LiquidationTriggered, LossReported
+from harbour.venue.events import AutoDeleveraged, LiquidationStepped, LiquidationTriggered, LossReported
 
 from properties.profile import examples
 from properties.waterfall_rules import WaterfallRules
-from venue.helpers import BTCUSD, ETHHKD, STEP_NS, Venue
+from venue.helpers import BTC_REF, BTCUSD, ETH_REF, ETHHKD, FAR_FUTURE, STEP_NS, Venue
 
 MM = 9
 FIRST_CLIENT = 101
@@ -124,6 +127,7 @@ moves = st.one_of(st.integers(-150, 150), slides, slides, st.integers(-2_500, -6
 deep_far = st.lists(st.tuples(st.integers(250, 490), st.integers(500, 20_000)), min_size=1, max_size=3)
 mixed = st.lists(st.tuples(st.integers(5, 490), st.one_of(st.integers(1, 200), st.integers(1_000, 20_000))), max_size=4)
 ladders = st.one_of(st.none(), st.just(()), deep_far.map(tuple), deep_far.map(tuple), mixed.map(tuple))
+collar_ladders = st.one_of(st.none(), deep_far.map(tuple), deep_far.map(tuple))
 
 
 @st.composite
@@ -176,7 +180,7 @@ def crashes(draw: st.DrawFn) -> PricePath:
     rounds = draw(
         st.lists(
             st.one_of(
-                st.builds(Step, st.sampled_from(["mark", "mark", "index"]), st.just(main), bps=st.integers(-800, -100), ladder=st.one_of(st.none(), deep_far.map(tuple), deep_far.map(tuple))),
+                st.builds(Step, st.sampled_from(["mark", "mark", "index"]), st.just(main), bps=st.integers(-1_500, -100), ladder=collar_ladders),
                 steps(len(drawn), main),
             ),
             min_size=3,
@@ -290,6 +294,15 @@ class PathRun:
         return len(self.venue.events_of(kind))
 
 
+def report_reach(run: PathRun) -> None:
+    """What the path reached, for ``--hypothesis-show-statistics`` (and which known defects were let through)."""
+    tally = run.rules.tally
+    for name in ("liquidations", "backstop_fills", "fund_draws", "tranche_draws", "adl_trades", "funding_settlements", "index_prints"):
+        event(f"{name}: {'yes' if getattr(tally, name) else 'no'}")
+    known = tally.known_backstop_rounds
+    event(f"known engine defects let through: {'yes' if known else 'no'}")
+
+
 def replay_through_journal(run: PathRun, directory: Path) -> bytes:
     """Write the run's commands through the real sequencer (journal, checkpoints, snapshots), then
     recover a venue from the newest snapshot plus the journal tail; return its state hash."""
@@ -310,10 +323,12 @@ def replay_through_journal(run: PathRun, directory: Path) -> bytes:
     try:
         for seq, ts, command in commands:
             stamp["ts"] = ts
-            assert sequencer.submit(command)[0] == seq  # type: ignore[arg-type]
+            assert sequencer.submit(command)[0] == seq
         sequencer.commit()
     finally:
         journal.close()
+    snapshot = SnapshotStore(directory / "snapshots").latest()
+    assert snapshot is not None and 0 < snapshot.seq < len(commands)  # recovery starts from it, then the journal tail
     recovered, log, _ = recover(directory, VenueEngineFactory(), codec)
     log.close()
     return recovered.state_hash()
@@ -346,9 +361,7 @@ def test_every_step_of_a_random_price_path_keeps_the_invariants_and_the_waterfal
     run = PathRun(path)  # checks every command as it goes
 
     assert run.count(LiquidationTriggered) == run.count(LossReported)
-    tally = run.rules.tally  # shown by --hypothesis-show-statistics: what the paths reached
-    for name in ("liquidations", "backstop_fills", "fund_draws", "tranche_draws", "adl_trades", "funding_settlements", "index_prints"):
-        event(f"{name}: {'yes' if getattr(tally, name) else 'no'}")
+    report_reach(run)
 
 
 def test_the_crash_example_reaches_the_fund_the_tranche_and_adl_under_the_same_checks() -> None:
@@ -357,6 +370,15 @@ def test_the_crash_example_reaches_the_fund_the_tranche_and_adl_under_the_same_c
 
     assert tally.liquidations > 0 and tally.fund_draws > 0 and tally.tranche_draws > 0 and tally.adl_trades > 0
     assert tally.backstop_fills > 0 and tally.funding_settlements > 0
+
+
+@examples(120)
+@given(path=crashes())
+def test_slides_through_a_book_quoted_out_at_the_collar_keep_the_waterfall_rules(path: PricePath) -> None:
+    run = PathRun(path)
+
+    assert run.count(LiquidationTriggered) == run.count(LossReported)
+    report_reach(run)
 
 
 @examples(12)
@@ -368,3 +390,98 @@ def test_recovery_from_snapshot_and_journal_reproduces_the_state_hash_after_liqu
 
     assert run.count(LiquidationTriggered) > 0
     assert recovered_hash == run.venue.hash()
+
+
+# --- engine defects the rules found (minimal examples; the fixed ones stay as rule tests) -------
+
+
+def _checked_venue(*, fund_hkd: int = 0, tranche_hkd: int = 0) -> tuple[Venue, WaterfallRules]:
+    """The default genesis with HKD-only platform layers of the given sizes (whole HKD), and the rules checker."""
+    v = Venue(genesis=False)
+    for command in default_genesis():
+        if not isinstance(command, FundPlatformAccount):
+            v.ok(command)
+    for target, units in (("INSURANCE_FUND", fund_hkd), ("PLATFORM_CAPITAL", tranche_hkd)):
+        if units:
+            v.ok(FundPlatformAccount(target=target, asset="HKD", amount=units * MICRO))
+    return v, WaterfallRules(v.state, v.events)
+
+
+def _run(v: Venue, rules: WaterfallRules, command: object) -> list[object]:
+    out = v.ok(command)
+    rules.check(out)
+    return out
+
+
+def test_deleveraging_a_cross_defaulter_with_hkd_margin_draws_no_platform_layer() -> None:
+    v, rules = _checked_venue()  # empty fund and tranche, no bids: the whole position is deleveraged
+    for command in (
+        OpenAccount(account=1, kind=AccountKind.CLIENT, pi_expiry_ns=FAR_FUTURE),
+        Deposit(account=1, asset="HKD", amount=13_304 * MICRO),
+        OpenAccount(account=9, kind=AccountKind.AFFILIATED_MM, legal_entity="MM"),
+        Deposit(account=9, asset="USD", amount=1_000_000 * MICRO),
+        PlaceOrder(account=9, instrument=BTCUSD, side=Side.SELL, qty=287, price=BTC_REF),
+        PlaceOrder(account=1, instrument=BTCUSD, side=Side.BUY, qty=287, price=BTC_REF, tif=TimeInForce.IOC),  # long 0.287 BTC
+    ):
+        _run(v, rules, command)
+
+    out = v.do(SetReferencePrice(instrument=BTCUSD, price=9_019_300))  # -5.06%: liquidated, deleveraged against the MM
+
+    assert v.events_of(AutoDeleveraged, out)
+    assert v.balance("DEFICIT", "USD") == 0
+    rules.check(out)
+
+
+def test_deleveraging_never_charges_the_counterparty_the_defaulters_other_losses() -> None:
+    v, rules = _checked_venue(fund_hkd=50)
+    for command in (
+        OpenAccount(account=1, kind=AccountKind.CLIENT, pi_expiry_ns=FAR_FUTURE),
+        Deposit(account=1, asset="HKD", amount=17_472 * MICRO),
+        OpenAccount(account=2, kind=AccountKind.CLIENT, pi_expiry_ns=FAR_FUTURE),
+        Deposit(account=2, asset="HKD", amount=8_661 * MICRO),
+        OpenAccount(account=9, kind=AccountKind.AFFILIATED_MM, legal_entity="MM"),
+        Deposit(account=9, asset="USD", amount=1_000_000 * MICRO),
+        PlaceOrder(account=9, instrument=BTCUSD, side=Side.SELL, qty=117, price=BTC_REF),
+        PlaceOrder(account=1, instrument=BTCUSD, side=Side.BUY, qty=117, price=BTC_REF, tif=TimeInForce.IOC),  # 1 long 0.117 BTC
+        PlaceOrder(account=1, instrument=ETHHKD, side=Side.BUY, qty=2_331, price=ETH_REF),
+        PlaceOrder(account=2, instrument=ETHHKD, side=Side.SELL, qty=2_331, price=ETH_REF, tif=TimeInForce.IOC),  # 1 long, 2 short 2.331 ETH
+    ):
+        _run(v, rules, command)
+
+    out = v.do(SetReferencePrice(instrument=BTCUSD, price=6_515_660))  # BTC -31.4%; the ETH mark does not move
+
+    (eth,) = [a for a in v.events_of(AutoDeleveraged, out) if a.instrument == ETHHKD]
+    assert eth.counterparty == 2
+    assert eth.counterparty_realised_pnl >= 0  # closing a position that is flat at the mark costs it nothing
+    assert v.balance("DEFICIT", "HKD") == 0
+    rules.check(out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine defect: the backstop re-prices at most _BACKSTOP_ROUNDS = 32 times; with haircut margin (HKDX) each "
+    "round fills only what the layers' capacity allows at the current bankruptcy price, so the rounds shrink "
+    "geometrically and run out, and about 11.1 of 15.701 ETH are deleveraged against the MM while its bid for about 15.4 ETH "
+    "within the collar remains, one unit of which costs 0.41 HKD beyond the bankruptcy price against a 50 HKD tranche",
+)
+def test_deleveraging_waits_until_the_backstop_cannot_pay_for_one_more_unit_within_the_collar() -> None:
+    v, rules = _checked_venue(tranche_hkd=50)
+    for command in (
+        OpenAccount(account=1, kind=AccountKind.CLIENT, pi_expiry_ns=FAR_FUTURE),
+        Deposit(account=1, asset="HKDX", amount=29_159 * MICRO),
+        OpenAccount(account=9, kind=AccountKind.AFFILIATED_MM, legal_entity="MM"),
+        Deposit(account=9, asset="HKD", amount=10_000_000 * MICRO),
+        PlaceOrder(account=9, instrument=ETHHKD, side=Side.SELL, qty=15_701, price=ETH_REF),
+        PlaceOrder(account=1, instrument=ETHHKD, side=Side.BUY, qty=15_701, price=ETH_REF, tif=TimeInForce.IOC),  # long 15.701 ETH
+        SetReferencePrice(instrument=ETHHKD, price=2_496_000),  # -4%: still above maintenance
+        PlaceOrder(account=9, instrument=ETHHKD, side=Side.BUY, qty=20_000, price=2_389_160),  # a deep bid, 4.28% below
+    ):
+        _run(v, rules, command)
+
+    out = v.do(SetReferencePrice(instrument=ETHHKD, price=2_208_000))  # -11.5%: through the bankruptcy price
+
+    (step,) = v.events_of(LiquidationStepped, out)
+    assert step.adl_qty > 0 and step.book_qty == 0
+    one_more_unit = (step.bankruptcy_price - 2_389_160) * 10  # its loss beyond the bankruptcy price at the bid, micro-HKD
+    assert v.balance("PLATFORM_CAPITAL", "HKD") < one_more_unit  # deleveraging began only once the tranche could not pay it
+    rules.check(out)

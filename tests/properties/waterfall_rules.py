@@ -69,7 +69,7 @@ from harbour.venue.events import (
     TransferPosted,
 )
 from harbour.venue.liquidation import BACKSTOP_COLLAR_BPS
-from harbour.venue.state import DEFICIT, FX_CONVERSION, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState, isolated_account
+from harbour.venue.state import DEFICIT, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState, isolated_account
 
 LAYER_ORDER = ("DEFAULTER_MARGIN", "DEFAULTER_GAINS", "LIQUIDATION_FEE", "INSURANCE_FUND", "OPERATOR_TRANCHE", "DEFICIT")
 PLATFORM_LAYERS = (INSURANCE_FUND, PLATFORM_CAPITAL, DEFICIT)
@@ -133,10 +133,10 @@ class Shadow:
         if kind is TransferPosted:
             for account, asset, amount in e.postings:  # type: ignore[attr-defined]
                 self.balances[(account, asset)] = self.balances.get((account, asset), 0) + amount
-        elif kind is TradeExecuted:
-            self._trade(e)  # type: ignore[arg-type]
-        elif kind is AutoDeleveraged:
-            self._adl(e)  # type: ignore[arg-type]
+        elif isinstance(e, TradeExecuted):
+            self._trade(e)
+        elif isinstance(e, AutoDeleveraged):
+            self._adl(e)
         elif kind is GainRealisedAtMark:
             pos = self.positions[(e.account, e.instrument)]  # type: ignore[attr-defined]
             uv = self.state.instruments[e.instrument].unit_value  # type: ignore[attr-defined]
@@ -264,34 +264,23 @@ class Shadow:
         return low if low > 0 else tick
 
 
-def known_adl_fx_rounding(t: TransferPosted, asset: str) -> bool:
-    """KNOWN DEFECT, pinned by ``test_price_paths.py::test_deleveraging_a_cross_defaulter_with_hkd_margin_draws_no_platform_layer``
-    (strict xfail): the bankruptcy price values a cross defaulter's margin in the settlement
-    currency as ``from_risk`` (risk-currency amount / the USD->HKD rate), but settlement converts
-    the defaulter's HKD at the stored inverse rate, floor(1e16 / rate) (12,820,512 for 7.80), which
-    yields up to 1 part in 12.8 million less. So deleveraging at the bankruptcy price leaves that
-    sliver to the insurance fund, the tranche or DEFICIT (and DEFICIT pauses every withdrawal).
-
-    Lets through only an ADL transfer in which conversions brought ``asset`` in and the platform
-    layers gave at most the size of that truncation (with a margin of a few units, in any asset
-    at most 8 units per unit of ``asset``). Delete with the fix."""
-    got = -sum(x for a, s, x in t.postings if a == FX_CONVERSION and s == asset and x < 0)
-    drawn = -sum(x for a, _, x in t.postings if a in PLATFORM_LAYERS and x < 0)
-    return got > 0 and drawn <= 8 * (got // 10_000_000 + 2)
+KNOWN_BACKSTOP_ROUNDS = 32
+"""KNOWN DEFECT, pinned by ``test_price_paths.py::test_deleveraging_waits_until_the_backstop_cannot_pay_for_one_more_unit_within_the_collar``
+(strict xfail): ``liquidation._step`` re-prices the backstop at most ``_BACKSTOP_ROUNDS`` (32)
+times. Each round fills only what the layers' capacity allows at the current bankruptcy price,
+while the defaulter's margin (worth more in settlement than its haircut margin value) pays
+first, so the rounds shrink geometrically and run out: ADL starts while the book within the
+collar could still be paid for. Rule 3 lets through an ADL start after at least this many
+liquidation fills in the step (each round that fills makes at least one). Delete with the fix."""
 
 
-def known_adl_beyond_mark(a: AutoDeleveraged, mark: int) -> bool:
-    """KNOWN DEFECT, pinned by ``test_price_paths.py::test_deleveraging_never_charges_the_counterparty_the_defaulters_other_losses``
-    (strict xfail): a cross defaulter whose margin balance is negative has, for a position with
-    no loss of its own, a bankruptcy price beyond the mark in its own favour (it counts the other
-    positions' losses). Deleveraging there closes the counterparty worse than the mark, so the
-    counterparty pays the defaulter's other losses, beyond its own wallet if it must, and the
-    fund, the tranche or DEFICIT pays for the counterparty.
-
-    Lets through only a deleveraging trade priced beyond the mark in the defaulter's favour.
-    Delete with the fix."""
-    defaulter_sells = a.counterparty_side is _BUY
-    return a.price > mark if defaulter_sells else a.price < mark
+def adl_at_its_bound(a: AutoDeleveraged, mark: int, unit_value: int) -> bool:
+    """``liquidation._adl_price``: a counterparty is deleveraged at the defaulter's bankruptcy
+    price but never worse for it than both the mark and its own entry price; so when the
+    defaulter was already insolvent, the counterparty closes at the mark or at its entry
+    (realising no loss, up to the entry's rounding to a whole price unit) and what the
+    defaulter cannot pay goes to the cover path. True when this trade was so bounded."""
+    return a.price == mark or 0 <= a.counterparty_realised_pnl <= a.qty * unit_value
 
 
 @dataclass(slots=True)
@@ -302,6 +291,7 @@ class _Liquidation:
     fees: dict[str, int] = field(default_factory=dict)
     gains: dict[str, int] = field(default_factory=dict)  # the defaulter's unrealised gains realised at the mark
     step_adl: int = 0  # ADL quantity seen in the current step
+    step_fills: int = 0  # liquidation fills seen in the current step
     step_adl_checked: bool = False
 
 
@@ -317,8 +307,8 @@ class Tally:
     adl_trades: int = 0
     funding_settlements: int = 0
     index_prints: int = 0
-    known_adl_fx_rounding: int = 0  # ADL transfers let through under ``known_adl_fx_rounding``
-    known_adl_beyond_mark: int = 0  # ADL transfers let through under ``known_adl_beyond_mark``
+    bounded_adl_draws: int = 0  # ADL transfers of an insolvent defaulter, bounded at the mark or entry, that drew the cover path
+    known_backstop_rounds: int = 0  # ADL starts let through under KNOWN_BACKSTOP_ROUNDS
 
 
 class WaterfallRules:
@@ -350,6 +340,7 @@ class WaterfallRules:
                 if liq is not None:
                     assert e.taker_account == liq.account and e.taker_order_id == 0, "only the liquidation's own order trades in a liquidation"
                     self.tally.book_fills += 1
+                    liq.step_fills += 1
                 context = ("trade", e)
             elif isinstance(e, AutoDeleveraged):
                 assert liq is not None and e.account == liq.account
@@ -367,7 +358,7 @@ class WaterfallRules:
                 if e.liquidation_fee:
                     asset = sh.state.instruments[e.instrument].settlement_asset
                     liq.fees[asset] = liq.fees.get(asset, 0) + e.liquidation_fee
-                liq.step_adl, liq.step_adl_checked = 0, False
+                liq.step_adl, liq.step_adl_checked, liq.step_fills = 0, False, 0
             elif isinstance(e, LossReported):
                 assert liq is not None and e.account == liq.account and e.scope == liq.scope
                 self._loss_report_is_the_waterfall_in_order(e, liq)
@@ -420,11 +411,11 @@ class WaterfallRules:
             self.tally.fund_draws += 1
         if liq is None:
             return
-        if context[0] == "adl" and known_adl_fx_rounding(t, asset):
-            self.tally.known_adl_fx_rounding += 1
-            return
-        if context[0] == "adl" and known_adl_beyond_mark(context[1], sh.marks[sym]):  # type: ignore[arg-type]
-            self.tally.known_adl_beyond_mark += 1
+        if isinstance(context[1], AutoDeleveraged):
+            adl = context[1]
+            uv = sh.state.instruments[sym].unit_value
+            assert adl_at_its_bound(adl, sh.marks[sym], uv), f"deleveraging trade {adl.trade_id} at the bankruptcy price drew {debited}"
+            self.tally.bounded_adl_draws += 1
             return
         assert DEFICIT not in debited, "a liquidation never books DEFICIT: the backstop stops at the layers' capacity"
         assert context[0] == "trade", f"{context[0]} drew {debited}: deleveraging at the bankruptcy price needs no platform layer"
@@ -438,8 +429,9 @@ class WaterfallRules:
     def _owers(self, context: tuple[str, object]) -> list[int | str]:
         """The wallets that owed money in the transfer settling ``context`` (a wallet that had
         nothing to give posts nothing, so the postings alone do not name it)."""
-        kind, e = context
+        e = context[1]
         sh = self.sh
+        parties: tuple[tuple[int, int], ...]
         if isinstance(e, TradeExecuted):
             parties = ((e.taker_account, e.taker_realised_pnl - e.taker_fee), (e.maker_account, e.maker_realised_pnl - e.maker_fee))
         elif isinstance(e, AutoDeleveraged):
@@ -471,6 +463,9 @@ class WaterfallRules:
         best = min(prices) if defaulter_buys else max(prices)
         per_unit = max(0, (best - bp) if defaulter_buys else (bp - best)) * inst.unit_value
         capacity = sh.backstop_capacity(liq.account, not liq.scope, inst.settlement_asset)
+        if per_unit <= capacity and liq.step_fills >= KNOWN_BACKSTOP_ROUNDS:
+            self.tally.known_backstop_rounds += 1
+            return
         assert per_unit > capacity, (
             f"ADL of {sym} at {bp} while an order at {best} within the collar {limit} costs {per_unit} a unit "
             f"and the gains, fund and tranche could pay {capacity}"

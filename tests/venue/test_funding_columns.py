@@ -124,6 +124,28 @@ def test_funding_settles_to_the_same_events_and_ledger_as_the_account_by_account
     assert by_columns.state_hash() == by_account.state_hash()
 
 
+def test_accounts_opened_out_of_id_order_settle_in_account_order() -> None:
+    v = Venue()
+    for account in (7, 3, 5):
+        v.open_client(account, usd=1_000_000)
+    v.cross(7, 3, BTCUSD, "BUY", 1_000, v.state.instruments[BTCUSD].ref_price)
+    v.cross(5, 7, BTCUSD, "BUY", 2_000, v.state.instruments[BTCUSD].ref_price)
+    inst = v.state.instruments[BTCUSD]
+    cmd = SettleFunding(instrument=BTCUSD, rate_e8=10_000, interval_ns=inst.funding_schedule.interval_ns, mark_price=inst.ref_price)
+    snapshot = v.state.encode()
+    by_columns, by_account = VenueState.decode(snapshot), VenueState.decode(snapshot)
+    out_columns: list[object] = []
+    out_account: list[object] = []
+    by_columns.accounts = {a: by_columns.accounts[a] for a in (7, 3, 5)}  # as opened, not as restored
+
+    settle_funding(by_columns, v.seq + 1, v.ts + 1, cmd, out_columns)
+    reference_settle(by_account, v.seq + 1, v.ts + 1, cmd, out_account)
+
+    assert [row[0] for row in out_columns[0].accounts] == [3, 5, 7]  # type: ignore[attr-defined]
+    assert out_columns == out_account
+    assert by_columns.state_hash() == by_account.state_hash()
+
+
 def test_reading_many_balances_at_once_equals_reading_each() -> None:
     ledger = Ledger()
     ledger.post([("EXTERNAL", "USD", -30), (1, "USD", 10), ("ISO:2:BTCUSD", "USD", 20), (1, "HKD", 5), ("EXTERNAL", "HKD", -5)])

@@ -189,14 +189,14 @@ def test_the_linear_bound_of_a_position_never_exceeds_its_exact_term_within_its_
     ref = state.instruments[sym].ref_price
     cost = q * (ref * (10_000 + entry_bps) // 10_000)
     mark = max(ref * (10_000 + mark_bps) // 10_000, 1)
-    alpha, gamma, off, span, outside = term_bounds(np.array([q]), np.array([cost]), mark, state.instruments[sym], rate)
-    a, g, lo, width = int(alpha[0]), int(gamma[0]), int(off[0]), int(span[0])
+    alpha, gamma, off, hi, outside = term_bounds(np.array([q]), np.array([cost]), mark, state.instruments[sym], rate)
+    a, g, low, high = int(alpha[0]), int(gamma[0]), int(off[0]), int(hi[0])
     if outside[0] or q == 0:
         assert (a, g) == (0, 0)
         return
-    assert lo <= mark <= lo + width
-    for price in {mark, lo or 1, min(lo + width, 10**12), max(lo, min(mark * (10_000 + move_bps) // 10_000, lo + width))}:
-        if 1 <= price and lo <= price <= lo + width:
+    assert low <= mark <= high
+    for price in {mark, low, high, mark * (10_000 + move_bps) // 10_000}:
+        if 1 <= price <= 10**12 and low <= price <= high:
             assert a * price + (g << F) <= exact_term(q, cost, price, state, sym, rate) << F
 
 

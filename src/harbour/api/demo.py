@@ -8,8 +8,9 @@ same seed (a demo on loopback, not a production key ceremony). Accounts:
 * 1003: a client whose professional-investor status has lapsed (orders may only reduce);
 * 2001: simulated client flow (takes liquidity now and then, so the market trades).
 
-Keys: one HMAC key per account role (read + trade), and an auditor key (read-only, no
-account). The HMAC secrets come from the key store's master key; nothing secret is stored.
+Keys: one HMAC key per account role (read + trade), an auditor and a compliance key
+(read-only, no account) and an operator key (read + trade: the /hk/v1 operator actions).
+The HMAC secrets come from the key store's master key; nothing secret is stored.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def demo_keys(seed: int) -> tuple[KeyStore, list[Credential]]:
         ("lapsed-pi-client", Role.CLIENT, LAPSED_CLIENT, both),
         ("market-maker", Role.AFFILIATED_MM, MM_ACCOUNT, both),
         ("auditor", Role.AUDITOR, None, (Scope.READ,)),
+        ("operator", Role.OPERATOR, None, both),
+        ("compliance", Role.COMPLIANCE, None, (Scope.READ,)),
     ]
     creds = []
     for label, role, account, scopes in plan:

@@ -88,6 +88,8 @@ NOT_PERMITTED_FOR_ROLE = -9008
 NO_LAST_TRADE_PRICE = -9009
 WITHDRAWALS_PAUSED = -9010
 FEATURE_NOT_SUPPORTED = -9011
+NOT_YOUR_ACCOUNT = -9012
+DISCLOSURE_NOT_CURRENT = -9013
 
 # Verbatim Binance texts (ccxt matches some of these exactly).
 MESSAGES: Final[dict[int, str]] = {
@@ -167,6 +169,35 @@ _OWN_PREFIX: Final[dict[int, str]] = {
     NO_LAST_TRADE_PRICE: "Instrument has not traded yet: use workingType=MARK_PRICE.",
     WITHDRAWALS_PAUSED: "Withdrawals are paused while an unresolved deficit exists.",
 }
+
+# What each of Harbour's own codes means (published in the OpenAPI document); emitted: by whom.
+OWN_CODES: Final[dict[int, tuple[str, str]]] = {
+    PI_STATUS_EXPIRED: ("PI_STATUS_EXPIRED", _OWN_PREFIX[PI_STATUS_EXPIRED]),
+    NOT_PROFESSIONAL_INVESTOR: ("NOT_PROFESSIONAL_INVESTOR", _OWN_PREFIX[NOT_PROFESSIONAL_INVESTOR]),
+    INSTRUMENT_CLOSE_ONLY: ("INSTRUMENT_CLOSE_ONLY", _OWN_PREFIX[INSTRUMENT_CLOSE_ONLY]),
+    MARGIN_ASSET_NOT_ELIGIBLE: ("MARGIN_ASSET_NOT_ELIGIBLE", "Margin asset is not eligible (not on the HKMA register or bank allowlist, or a virtual asset)."),
+    INSTRUMENT_HALTED: ("INSTRUMENT_HALTED", _OWN_PREFIX[INSTRUMENT_HALTED]),
+    NO_REFERENCE_PRICE: ("NO_REFERENCE_PRICE", _OWN_PREFIX[NO_REFERENCE_PRICE]),
+    CLIENT_FIRST_PRIORITY: (
+        "CLIENT_FIRST_PRIORITY",
+        "Reserved, never emitted: client-first priority is structural (each price level fills its client queue before the "
+        "affiliated market maker's), so no instruction has to be refused for it.",
+    ),
+    NOT_PERMITTED_FOR_ROLE: ("NOT_PERMITTED_FOR_ROLE", "The key's role may not call this endpoint (see x-roles)."),
+    NO_LAST_TRADE_PRICE: ("NO_LAST_TRADE_PRICE", _OWN_PREFIX[NO_LAST_TRADE_PRICE]),
+    WITHDRAWALS_PAUSED: ("WITHDRAWALS_PAUSED", _OWN_PREFIX[WITHDRAWALS_PAUSED]),
+    FEATURE_NOT_SUPPORTED: ("FEATURE_NOT_SUPPORTED", "Not offered by this venue (hedge mode: positions are one-way)."),
+    NOT_YOUR_ACCOUNT: ("NOT_YOUR_ACCOUNT", "A client or market-maker key reads its own account only: 'account' named another one."),
+    DISCLOSURE_NOT_CURRENT: (
+        "DISCLOSURE_NOT_CURRENT",
+        "Only the current disclosure can be acknowledged: read /hk/v1/disclosures and acknowledge the version and content hash it shows.",
+    ),
+}
+
+
+def own_codes() -> list[tuple[int, str, str]]:
+    """(code, name, meaning) of every Harbour code, -9001 first."""
+    return [(code, name, text) for code, (name, text) in sorted(OWN_CODES.items(), reverse=True)]
 
 
 _PRICE_FIELDS: Final = frozenset({"price", "low", "high", "reference", "best", "value", "current", "ceiling", "tick"})

@@ -21,9 +21,12 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Final
 
+from harbour.api.hk_records import VenueRecords
 from harbour.venue.commands import OrderType, PlaceOrder, PlaceTriggerOrder, Side, TimeInForce, TriggerKind
 from harbour.venue.events import (
+    AutoDeleveraged,
     FundingSettled,
+    GainRealisedAtMark,
     IndexPublished,
     OrderAccepted,
     OrderAmended,
@@ -204,11 +207,13 @@ class ReadModel:
         self.book_update: dict[str, int] = {}
         self.last_index: dict[str, int] = {}
         self.account_update_ms: dict[int, int] = {}
+        self.hk = VenueRecords()  # what the /hk/v1 endpoints read (api.hk)
 
     # --- folding ------------------------------------------------------------------------
 
     def observe(self, seq: int, ts_ns: int, command: object, events: list[object]) -> None:
         ms = ts_ns // NS_PER_MS
+        self.hk.observe(seq, ts_ns, command, events)
         for event in events:
             kind = type(event)
             if kind is TradeExecuted:
@@ -234,6 +239,10 @@ class ReadModel:
                 self._trigger_fired(event, ms)  # type: ignore[arg-type]
             elif kind is TriggerOrderCancelled:
                 self._trigger_cancelled(event, ms)  # type: ignore[arg-type]
+            elif kind is AutoDeleveraged:
+                self._deleveraged(event, ms)  # type: ignore[arg-type]
+            elif kind is GainRealisedAtMark:
+                self.account_update_ms[event.account] = ms  # type: ignore[attr-defined]
 
     def record_expired(self, seq: int, ts_ns: int, account: int, command: PlaceOrder) -> OrderRecord:
         """A fill-or-kill order the engine refused as not fillable: Binance answers it as EXPIRED."""
@@ -350,6 +359,24 @@ class ReadModel:
         trades.append(PublicTrade(trade_id=t.trade_id, price=t.price, qty=t.qty, buyer_is_maker=not taker_buys, time_ms=ms))
         self._series("trade", sym).add(ms, t.price, t.qty)
         self.book_update[sym] = t.seq
+
+    def _fill(self, account: int, fill: Fill) -> None:
+        fills = self.fills.get(account)
+        if fills is None:
+            fills = self.fills[account] = deque(maxlen=MAX_FILLS_PER_ACCOUNT)
+        fills.append(fill)
+        self.account_update_ms[account] = fill.time_ms
+
+    def _deleveraged(self, a: AutoDeleveraged, ms: int) -> None:
+        """An ADL trade is a fill of both accounts (no fee; orderId 0: no order of theirs),
+        like a liquidation's own fills; it is not a public trade (it never met the book)."""
+        counterparty_buys = a.counterparty_side is Side.BUY
+        for account, buys, pnl in (
+            (a.account, not counterparty_buys, a.account_realised_pnl),
+            (a.counterparty, counterparty_buys, a.counterparty_realised_pnl),
+        ):
+            side = "BUY" if buys else "SELL"
+            self._fill(account, Fill(trade_id=a.trade_id, order_id=0, symbol=a.instrument, side=side, price=a.price, qty=a.qty, fee=0, realised_pnl=pnl, maker=False, time_ms=ms))
 
     def _cancelled(self, e: OrderCancelled, ms: int) -> None:
         self.book_update[e.instrument] = e.seq

@@ -33,6 +33,7 @@ from harbour.api.keys import ACCOUNT_ROLES, ApiKey, KeyStore, Scope
 from harbour.api.numbers import BadNumber, parse_decimal, parse_int, units
 from harbour.api.readmodel import OrderRecord, TriggerRecord
 from harbour.api.service import VenueService, WriterContext
+from harbour.api.ws import StreamConfig, StreamEndpoints, StreamHub
 from harbour.venue.accounts import Account
 from harbour.venue.commands import (
     AmendOrder,
@@ -113,6 +114,7 @@ class GatewayConfig:
     ip_weight_per_minute: int = 2_400  # Binance USDⓈ-M's REQUEST_WEIGHT limit
     key_weight_per_minute: int = 2_400
     ban_ms: int = 120_000  # a client that keeps sending after a 429 is refused (418) this long
+    streams: StreamConfig = field(default_factory=StreamConfig)  # WebSocket limits and listen keys (api.ws)
 
 
 class WeightLimiter:
@@ -792,6 +794,10 @@ def endpoints(config: GatewayConfig) -> dict[tuple[str, str], Endpoint]:
     add("GET", ("/fapi/v1/openAlgoOrders",), Endpoint(h_open_algos, SIGNED, R, 1))
     add("GET", ("/fapi/v1/allAlgoOrders",), Endpoint(h_all_algos, SIGNED, R, 5))
     add("DELETE", ("/fapi/v1/algoOpenOrders",), Endpoint(h_cancel_all_algos, SIGNED, T, 1))
+    # the venue's own endpoints under /hk/v1 (api.hk): disclosures, PI status, index prints, waterfall, operator
+    from harbour.api.hk import hk_endpoints
+
+    table.update(hk_endpoints())
     return table
 
 
@@ -836,6 +842,12 @@ class Gateway:
         self.keys = keys
         self.config = config or GatewayConfig()
         self.table = endpoints(self.config)
+        self.streams = StreamHub(service, self.config.streams, self.config.clock_ms)  # WebSocket streams (api.ws)
+        for method, listen_key_handler in self.streams.listen_key_handlers().items():
+            self.table[(method, "/fapi/v1/listenKey")] = Endpoint(listen_key_handler, KEY, Scope.READ, 1, writer=False)
+        from harbour.api.hk import bind
+
+        bind(service)  # the gateway's journal of disclosure acknowledgements (api.acknowledgements)
         self.ip_weights = WeightLimiter(self.config.ip_weight_per_minute, self.config.ban_ms)
         self.key_weights = WeightLimiter(self.config.key_weight_per_minute, self.config.ban_ms)
         paths = sorted({path for _, path in self.table})
@@ -843,6 +855,7 @@ class Gateway:
         routes = [Route(p, self._endpoint, methods=["GET", "POST", "PUT", "DELETE"]) for p in paths]
         routes.append(Route("/openapi.json", lambda request: Response(document, media_type="application/json"), methods=["GET"]))
         self.app = Starlette(routes=routes)
+        self.app.add_middleware(StreamEndpoints, hub=self.streams)
 
     async def _endpoint(self, request: Request) -> Response:
         headers: dict[str, str] = {}
@@ -936,40 +949,10 @@ class Gateway:
 
 
 def openapi(table: dict[tuple[str, str], Endpoint]) -> dict[str, Any]:
-    """An OpenAPI 3.1 description of the served routes, from the route table itself."""
-    paths: dict[str, dict[str, Any]] = {}
-    for (method, path), e in sorted(table.items()):
-        doc = (e.handler.__doc__ or "").strip().splitlines()
-        op: dict[str, Any] = {
-            "operationId": f"{method.lower()}{path.replace('/', '_')}",
-            "summary": doc[0] if doc else f"{method} {path}",
-            "x-weight": e.weight,
-            "responses": {
-                "200": {"description": "Binance USDⓈ-M shaped JSON"},
-                "4XX": {"description": 'Error: {"code": <negative int>, "msg": <text>}'},
-            },
-        }
-        if e.security != PUBLIC:
-            op["security"] = [{"apiKey": []}] if e.security == KEY else [{"apiKey": [], "signature": []}]
-            op["x-scope"] = e.scope.value if e.scope is not None else None
-        paths.setdefault(path, {})[method.lower()] = op
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Harbour trading gateway",
-            "version": "1",
-            "description": "Binance USDⓈ-M futures REST dialect (what ccxt's binanceusdm calls). SIGNED requests carry "
-            "timestamp, optional recvWindow and, last, signature = hex HMAC-SHA256 (or base64 Ed25519) over the exact query "
-            "or form body. Harbour's own rules answer with codes -9001..-9099.",
-        },
-        "components": {
-            "securitySchemes": {
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-MBX-APIKEY"},
-                "signature": {"type": "apiKey", "in": "query", "name": "signature"},
-            }
-        },
-        "paths": paths,
-    }
+    """An OpenAPI 3.1 description of the served routes, from the route table itself (``api.openapi``)."""
+    from harbour.api.openapi import document
+
+    return document(table)
 
 
 class _NoWriter:

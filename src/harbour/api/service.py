@@ -83,6 +83,12 @@ class WriterContext:
         sequencer = self._service._sequencer
         return sequencer.last_ts_ns if sequencer is not None else self.now_ns
 
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last command submitted (0 before the first)."""
+        sequencer = self._service._sequencer
+        return sequencer.last_seq if sequencer is not None else 0
+
     def submit(self, command: VenueCommand) -> tuple[int, list[Any]]:
         """Stamp, journal and apply ``command``; acknowledged when the batch commits."""
         return self._service._submit(command)

@@ -9,7 +9,7 @@ Rules:
 * E4: the only way a loan grows is ``BuyVirtualAsset``: the purchase of BTC/ETH is paid
   from cash first and the rest is financed, the financed part going straight to the
   VATP (EXTERNAL), never to the client. M1 is checked on the post-trade figures, then
-  the C1-C4 limits (a breach needs an exceptions-register entry); an advance can make
+  the C1-C5 limits (a breach needs an exceptions-register entry); an advance can make
   the credit review due (K1).
 * M3: no collateral or cash withdrawal while a call is outstanding.
 * K1: one deposit or withdrawal (cash, or collateral at its mark) worth more than the

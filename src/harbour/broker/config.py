@@ -91,7 +91,7 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     va_call_deadline_ns: int = 24 * HOUR_NS  # M4: VA-driven calls, at most 24 h
     call_cutoff_minutes_hkt: int = 12 * 60  # M4: next HK business day 12:00 HKT
     hk_holidays: tuple[int, ...] = ()  # HK public holidays as days since 1970-01-01 (HKT)
-    # C1-C4 (house defaults); in force once the book figures are recorded (RecordBookFigures)
+    # C1-C5 (house defaults); in force once the book figures are recorded (RecordBookFigures)
     va_share_max_bps: int = 5_000  # C1: VA term <= 50% of the client's margin value
     single_client_max_bps: int = 2_000  # C2: one client's loans <= 20% of shareholders' funds
     related_group_max_bps: int = 2_000  # C2: a related group's loans <= 20% of shareholders' funds

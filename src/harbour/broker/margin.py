@@ -6,7 +6,7 @@ Owns the decisions taken on a client's figures; ``sellout`` owns the sale itself
   L <= credit limit, the client holds a facility and a passed suitability record, and
   no call is outstanding, no custody break is open and no daily statement is missing
   (N2, ``reconciliation``);
-  then the C1-C4 limits (``limits.check_limits``).
+  then the C1-C5 limits (``limits.check_limits``).
 * K1: a second call within the review window makes the credit review due (``reviews``).
 * M2: R > warning ratio (85%) -> warning (issued once on entry, cleared on exit).
 * M3: R > call ratio or L > credit limit -> margin call for the shortfall S, which

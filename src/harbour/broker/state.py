@@ -160,7 +160,7 @@ class BrokerState:
         self.custody: dict[int, ClientVaCustody] = {}
         self.ledger = Ledger()
         self.next_lot_id = 1
-        self.book: BookFigures | None = None  # C1-C4 are checked once this is recorded
+        self.book: BookFigures | None = None  # C1-C5 are checked once this is recorded
         self.limit_exceptions: list[LimitException] = []  # the exceptions register, in order
         self.credit_limit_history: dict[int, list[CreditLimitChange]] = {}  # K1 audit trail
         self.custody_breaks: list[CustodyBreak] = []  # N2/N4 break register, by id (id = index + 1)

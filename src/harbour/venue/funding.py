@@ -142,9 +142,24 @@ def settle_funding(st: VenueState, seq: int, ts: int, cmd: SettleFunding, out: l
 
 def _positions(st: VenueState, sym: str) -> tuple[list[int], list[int], list[bool]]:
     """(account ids, position qtys, isolated flags) of the non-zero positions in ``sym``, by account id."""
-    found = [(account_id, acct.positions.get(sym)) for account_id, acct in st.accounts.items()]
-    held = sorted((account_id, pos.qty, pos.isolated) for account_id, pos in found if pos is not None and pos.qty)
-    return [row[0] for row in held], [row[1] for row in held], [row[2] for row in held]
+    ids: list[int] = []
+    qtys: list[int] = []
+    isolated: list[bool] = []
+    last = 0
+    ordered = True
+    for account_id, acct in st.accounts.items():
+        pos = acct.positions.get(sym)
+        if pos is not None and pos.qty:
+            ids.append(account_id)
+            qtys.append(pos.qty)
+            isolated.append(pos.isolated)
+            if account_id < last:
+                ordered = False
+            last = account_id
+    if ordered:  # accounts are usually opened in id order
+        return ids, qtys, isolated
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return [ids[i] for i in order], [qtys[i] for i in order], [isolated[i] for i in order]
 
 
 def payments(qtys: list[int], unit_notional: int, rate_e8: int) -> list[int]:

@@ -52,7 +52,6 @@ from harbour.venue.events import (
 )
 from harbour.venue.instruments import Instrument
 from harbour.venue.margin import (
-    cross_collateral,
     cross_margin_balance_and_maintenance,
     from_risk,
     isolated_margin_balance_and_maintenance,
@@ -60,7 +59,7 @@ from harbour.venue.margin import (
     to_risk,
 )
 from harbour.venue.matching import add_open, cancel_resting, match, release_open
-from harbour.venue.settlement import GainsApplied, Postings, report_gains, settle_nets
+from harbour.venue.settlement import GainsApplied, Postings, pay, payable, report_gains, settle_nets
 from harbour.venue.state import DEFICIT, INSURANCE_FUND, PLATFORM_CAPITAL, RISK_CURRENCY, VenueState, isolated_account
 from harbour.venue.triggers import cancel_account_triggers
 
@@ -182,22 +181,25 @@ def step_qty(pos: Position, inst: Instrument) -> int:
 
 
 def bankruptcy_price(st: VenueState, acct: Account, scope: str, inst: Instrument, pos: Position) -> int:
-    """The price at which the scope's margin balance would be zero, the tick rounded in the
-    defaulter's favour; other positions' unrealised gains are not counted."""
+    """The price at which the scope could pay no more for this position, the tick rounded in
+    the defaulter's favour: what its wallet can pay in the settlement asset (converted
+    exactly as settlement converts, ``settlement.payable``), less the other cross
+    positions' unrealised losses; their gains are not counted."""
     mark = inst.ref_price
     uv = inst.unit_value
+    asset = inst.settlement_asset
+    own = (pos.qty * mark - pos.cost) * uv
     if scope:
-        equity = st.ledger.balance(isolated_account(acct.account_id, scope), inst.settlement_asset) + (pos.qty * mark - pos.cost) * uv
+        equity = payable(st, isolated_account(acct.account_id, scope), False, asset) + own
     else:
-        risk = cross_collateral(st, acct)
+        equity = payable(st, acct.account_id, True, asset) + own
         for sym, other in acct.positions.items():
-            if other.isolated or not other.qty:
+            if other is pos or other.isolated or not other.qty:
                 continue
             oi = st.instruments[sym]
-            upnl = to_risk(st, oi, (other.qty * oi.ref_price - other.cost) * oi.unit_value, down=True)
-            if other is pos or upnl < 0:
-                risk += upnl
-        equity = from_risk(st, inst, risk)
+            upnl = (other.qty * oi.ref_price - other.cost) * oi.unit_value
+            if upnl < 0:
+                equity += _loss_in(st, oi, inst, upnl)
     size = pos.qty if pos.qty > 0 else -pos.qty
     tick = inst.tick
     if pos.qty > 0:
@@ -210,6 +212,33 @@ def bankruptcy_price(st: VenueState, acct: Account, scope: str, inst: Instrument
     if price < tick:
         return tick
     return price if price <= MAX_PRICE else MAX_PRICE // tick * tick
+
+
+def _loss_in(st: VenueState, source: Instrument, target: Instrument, loss: int) -> int:
+    """A (negative) amount in ``source``'s settlement asset, in ``target``'s, rounded toward
+    minus infinity (a loss converts to no less than it is)."""
+    if source.settlement_asset == target.settlement_asset:
+        return loss
+    reg = st.registry
+    rate = reg.fx_rate_e8(source.settlement_currency, target.settlement_currency)
+    if rate is None:
+        return from_risk(st, target, to_risk(st, source, loss, down=True)) - 1
+    return (loss * rate) // FX_SCALE
+
+
+def _adl_price(inst: Instrument, bp: int, other: Position) -> int:
+    """The price at which a counterparty is deleveraged: the defaulter's bankruptcy price,
+    but never worse for the counterparty than both the mark and its own entry price. So a
+    profitable position gives up at most its profit and a position without profit closes
+    at the mark; what the defaulter still cannot pay goes to the cover path."""
+    mark = inst.ref_price
+    if other.qty < 0:  # a short buys back from a defaulting long: no higher than this
+        entry = other.cost // other.qty  # floor of the average entry
+        bound = entry if entry > mark else mark
+        return bp if bp < bound else bound
+    entry = -(-other.cost // other.qty)  # a long sells to a defaulting short: no lower than this
+    bound = entry if entry < mark else mark
+    return bp if bp > bound else bound
 
 
 def _step(
@@ -235,7 +264,8 @@ def _step(
     fee = _charge_fee(st, acct, scope, inst, notional, seq, ts, out)
     if fee:
         fees[inst.settlement_asset] = fees.get(inst.settlement_asset, 0) + fee
-    # 2./3. beyond it, within the collar, as far as the insurance fund and the tranche can pay
+    # 2./3. beyond it, within the collar, as far as the defaulter's gains, the insurance fund and
+    # then the tranche can pay
     backstop_qty = 0
     rest = qty - book_qty
     limit = _backstop_limit(inst, is_buy)
@@ -254,7 +284,7 @@ def _step(
             break
         backstop_qty += filled
         rest -= filled
-    # 4. auto-deleveraging at the bankruptcy price
+    # 4. auto-deleveraging at the bankruptcy price, bounded per counterparty (``_adl_price``)
     adl_qty = 0
     if rest and pos.qty:
         bp = bankruptcy_price(st, acct, scope, inst, pos)
@@ -297,23 +327,28 @@ def _ioc(
 
 
 def _charge_fee(st: VenueState, acct: Account, scope: str, inst: Instrument, value: int, seq: int, ts: int, out: list[object]) -> int:
-    """Charge the liquidation fee on ``value`` (price x qty filled), at most the wallet's settlement-asset balance."""
+    """Charge the liquidation fee on ``value`` (price x qty filled), at most what the scope's
+    wallet can pay (cross: converting its other margin assets, as settlement does)."""
     if not value:
         return 0
     asset = inst.settlement_asset
     wallet: LedgerAccount = isolated_account(acct.account_id, scope) if scope else acct.account_id
     fee = -((-value * inst.unit_value * LIQUIDATION_FEE_PPM) // PPM)
-    held = st.ledger.balance(wallet, asset)
-    if fee > held:
-        fee = held if held > 0 else 0
+    cap = payable(st, wallet, not scope, asset)
+    if fee > cap:
+        fee = cap
     if fee:
-        postings: Postings = [(wallet, asset, -fee), (INSURANCE_FUND, asset, fee)]
+        postings: Postings = []
+        gains: GainsApplied = []
+        fee -= pay(st, wallet, not scope, asset, fee, postings, gains)
+        postings.append((INSURANCE_FUND, asset, fee))
         transfer_id = st.ledger.post(postings)
         out.append(
             TransferPosted(
                 seq=seq, ts_ns=ts, transfer_id=transfer_id, kind="LIQUIDATION_FEE", postings=tuple(postings), reference=f"liquidation:{acct.account_id}"
             )
         )
+        report_gains(st, gains, transfer_id, seq, ts, out)
     return fee
 
 
@@ -441,13 +476,14 @@ def _deleverage(
     inst: Instrument,
     pos: Position,
     qty: int,
-    price: int,
+    bp: int,
     seq: int,
     ts: int,
     out: list[object],
     adl: list[tuple[int, int, int]],
 ) -> int:
-    """Close ``qty`` of ``pos`` at ``price`` against the ADL queue; return the quantity closed."""
+    """Close ``qty`` of ``pos`` against the ADL queue at the bankruptcy price ``bp`` (bounded
+    per counterparty by ``_adl_price``); return the quantity closed."""
     done = 0
     for rank, (counterparty, score) in enumerate(adl_queue(st, inst.symbol, pos.qty < 0), 1):
         if done == qty or not pos.qty:
@@ -456,6 +492,7 @@ def _deleverage(
         size = other.qty if other.qty > 0 else -other.qty
         left = qty - done
         take = size if size < left else left
+        price = _adl_price(inst, bp, other)
         _settle_adl(st, acct, pos, st.accounts[counterparty], other, inst, take, price, rank, score, seq, ts, out)
         adl.append((counterparty, take, price))
         done += take

@@ -38,8 +38,8 @@ Per instrument j the columns keep ``cur`` = alpha x mark (the mark of its last s
 ``cur - negrest`` and a row is a candidate when ``cur < negrest``. A mark change of j is one
 multiply for ``cur``, one subtraction for the change, one per other instrument to move its
 ``negrest``, and one comparison. Rows whose bracket interval (or overflow interval) no longer
-holds the mark get new coefficients first; the per-row interval check is skipped while the
-mark stays within the tightest interval of all rows. Rows outside the int64 envelope are
+holds the mark get new coefficients first: one comparison finds them, against the upper ends
+on a rise and the lower ends on a fall. Rows outside the int64 envelope are
 always candidates. Each candidate is rechecked with ``margin.py``'s exact functions in
 account order, so the result equals the exact scan; the bound only decides how few accounts
 the exact path sees.
@@ -81,7 +81,7 @@ MAX_INSTRUMENTS: Final = 8  # beyond this many instruments the scan is the exact
 TERM_LIMIT: Final = (1 << 62) // (2 * MAX_INSTRUMENTS + 1)  # |alpha x P|, 2^F x |base|, 2^F x |gamma|
 
 _LIM: Final = 1 << 62
-_WIDE: Final = 1 << 62  # the span of an interval that always holds
+_WIDE: Final = 1 << 62  # the upper end of an interval that always holds
 _PART_LIMIT: Final = TERM_LIMIT >> F
 _BASE_FLAG: Final = 1  # flag bit 0: the row's wallet is outside the envelope; bit 1 + j: instrument j
 _BUILD_READ: Final = 256  # new rows beyond this many read the ledger in one pass
@@ -89,16 +89,10 @@ _BUILD_READ: Final = 256  # new rows beyond this many read the ledger in one pas
 _NO_ROWS: Final[I64] = np.zeros(0, dtype=np.int64)
 _FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 
-_POSTINGS, _TRADE, _ADL, _ACCOUNT = range(4)
-_OBSERVED: Final[dict[type, int]] = {
-    TransferPosted: _POSTINGS,
-    TradeExecuted: _TRADE,
-    AutoDeleveraged: _ADL,
-    GainRealisedAtMark: _ACCOUNT,
-    MarginModeSet: _ACCOUNT,
-    AccountOpened: _ACCOUNT,
-}
-_AccountEvent = GainRealisedAtMark | MarginModeSet | AccountOpened
+# what ``observe`` follows: every wallet move, and the events naming an account whose position changed
+_AccountEvent = AutoDeleveraged | GainRealisedAtMark | MarginModeSet | AccountOpened
+_ACCOUNT_EVENTS: Final = frozenset({AutoDeleveraged, GainRealisedAtMark, MarginModeSet, AccountOpened})
+_OBSERVED: Final = frozenset({TransferPosted, TradeExecuted, *_ACCOUNT_EVENTS})
 
 
 # --- exact integer kernels -----------------------------------------------------------------
@@ -127,10 +121,10 @@ def _tier_arrays(tiers: tuple[Tier, ...]) -> tuple[I64, I64, I64]:
 
 
 def term_bounds(q: I64, cost: I64, mark: int, inst: Instrument, rate: int) -> tuple[I64, I64, I64, I64, Mask]:
-    """(alpha, gamma, off, span, outside) of positions ``q`` with ``cost`` in ``inst`` at ``mark``.
+    """(alpha, gamma, off, hi, outside) of positions ``q`` with ``cost`` in ``inst`` at ``mark``.
 
     ``rate`` converts the settlement currency into the scope's (FX_SCALE: none). For every
-    mark P with off <= P <= off + span (the bracket holding the position at ``mark``, and
+    mark P with off <= P <= hi (the bracket holding the position at ``mark``, and
     |alpha| x P within ``TERM_LIMIT``), the position's term at P, times 2^F, is at least
     alpha x P + gamma x 2^F. Rows ``outside`` the envelope, and rows without a position, get
     zero coefficients and an interval that always holds."""
@@ -166,8 +160,8 @@ def term_bounds(q: I64, cost: I64, mark: int, inst: Instrument, rate: int) -> tu
     alpha = np.where(flat, 0, alpha)
     gamma = np.where(flat, 0, gamma)
     off = np.where(flat, 0, off)
-    span = np.where(flat, _WIDE, hi - off)
-    return alpha, gamma, off, span, outside
+    hi = np.where(flat, _WIDE, hi)
+    return alpha, gamma, off, hi, outside
 
 
 def collateral_values(balances: I64, factor: int) -> tuple[I64, Mask]:
@@ -229,19 +223,19 @@ def touched_accounts(events: Iterable[object]) -> set[int]:
     """Accounts whose wallet or position these events changed."""
     found: set[int] = set()
     for e in events:
-        if isinstance(e, TransferPosted):
+        if type(e) is TransferPosted:
             for account, _, _ in e.postings:
                 owner = _participant(account)
                 if owner is not None:
                     found.add(owner)
-        elif isinstance(e, TradeExecuted):
+        elif type(e) is TradeExecuted:
             found.add(e.maker_account)
             found.add(e.taker_account)
-        elif isinstance(e, AutoDeleveraged):
-            found.add(e.account)
-            found.add(e.counterparty)
-        elif isinstance(e, (GainRealisedAtMark, MarginModeSet, AccountOpened)):
-            found.add(e.account)
+        elif type(e) in _ACCOUNT_EVENTS:
+            named = cast(_AccountEvent, e)
+            found.add(named.account)
+            if type(named) is AutoDeleveraged:
+                found.add(named.counterparty)
     return found
 
 
@@ -266,13 +260,11 @@ class RiskColumns:
         "alpha",
         "gamma",
         "off",
-        "span",
+        "hi",
         "cur",
         "spare",
         "negrest",
         "marks",
-        "lo_max",
-        "hi_min",
         "tiers",
         "rates",
         "row_of",
@@ -284,7 +276,6 @@ class RiskColumns:
         "seen_out",
         "seen",
         "any_flagged",
-        "scratch",
         "mask",
     )
 
@@ -304,13 +295,11 @@ class RiskColumns:
         self.alpha: list[I64] = []
         self.gamma: list[I64] = []
         self.off: list[I64] = []
-        self.span: list[I64] = []
+        self.hi: list[I64] = []
         self.cur: list[I64] = []
         self.spare: list[I64] = []
         self.negrest: list[I64] = []
         self.marks: list[int] = []
-        self.lo_max: list[int] = []  # every row's interval holds a mark in [lo_max, hi_min]
-        self.hi_min: list[int] = []
         self.tiers: list[tuple[Tier, ...]] = []
         self.rates: list[int] = []
         self.row_of: dict[LedgerAccount, int] = {}  # account id (cross row) or ISO wallet name -> row
@@ -322,7 +311,6 @@ class RiskColumns:
         self.seen_out: list[object] | None = None
         self.seen = 0
         self.any_flagged = False
-        self.scratch: I64 = empty
         self.mask: Mask = np.zeros(0, dtype=np.bool_)
 
     # --- following the state -------------------------------------------------------------
@@ -339,26 +327,30 @@ class RiskColumns:
         return cols
 
     def observe(self, out: list[object]) -> None:
-        """Take in a command's events (those not seen yet): wallet moves and touched positions."""
-        start = self.seen if out is self.seen_out else 0
-        events = out[start:] if start else out
+        """Take in a command's events (those ``catch_up`` has not): wallet moves and touched positions.
+
+        On every command's events, so it does one dictionary lookup per event and nothing more
+        for the events it does not follow."""
+        if out is self.seen_out:
+            out = out[self.seen :]
+            self.seen_out = None
         dirty = self.dirty
-        for e in events:
-            kind = _OBSERVED.get(e.__class__)
-            if kind is None:
-                continue
-            if kind == _POSTINGS:
-                self.postings.extend(cast(TransferPosted, e).postings)
-            elif kind == _TRADE:
-                trade = cast(TradeExecuted, e)
-                dirty.add(trade.maker_account)
-                dirty.add(trade.taker_account)
-            elif kind == _ADL:
-                adl = cast(AutoDeleveraged, e)
-                dirty.add(adl.account)
-                dirty.add(adl.counterparty)
-            else:
-                dirty.add(cast(_AccountEvent, e).account)
+        for e in out:
+            if type(e) is TransferPosted:
+                self.postings.extend(e.postings)
+            elif type(e) is TradeExecuted:
+                dirty.add(e.maker_account)
+                dirty.add(e.taker_account)
+            elif type(e) in _ACCOUNT_EVENTS:  # not isinstance: it costs ~100 ns per msgspec class
+                named = cast(_AccountEvent, e)
+                dirty.add(named.account)
+                if type(named) is AutoDeleveraged:
+                    dirty.add(named.counterparty)
+
+    def catch_up(self, out: list[object]) -> None:
+        """Observe the current command's events so far (mid-command); ``observe`` at the end of
+        the command takes only the rest."""
+        self.observe(out)
         self.seen_out = out
         self.seen = len(out)
 
@@ -393,10 +385,8 @@ class RiskColumns:
                 inst = st.instruments[sym]
                 for cols in (self.qty, self.cost, self.alpha, self.gamma, self.off, self.cur, self.spare, self.negrest):
                     cols.append(np.zeros(self.cap, dtype=np.int64))
-                self.span.append(np.full(self.cap, _WIDE, dtype=np.int64))
+                self.hi.append(np.full(self.cap, _WIDE, dtype=np.int64))
                 self.marks.append(inst.ref_price)
-                self.lo_max.append(0)
-                self.hi_min.append(_WIDE)
                 self.tiers.append(inst.tiers)
                 self.rates.append(_rate(st, inst))
                 changed.add(len(self.symbols) - 1)  # the other instruments' rests count its columns
@@ -470,8 +460,7 @@ class RiskColumns:
         self.wallets = {a: grown(c) for a, c in self.wallets.items()}
         for cols in (self.qty, self.cost, self.alpha, self.gamma, self.off, self.cur, self.spare, self.negrest):
             cols[:] = [grown(c) for c in cols]
-        self.span[:] = [grown(c, _WIDE) for c in self.span]
-        self.scratch = np.zeros(cap, dtype=np.int64)
+        self.hi[:] = [grown(c, _WIDE) for c in self.hi]
         self.mask = np.zeros(cap, dtype=np.bool_)
         self.cap = cap
 
@@ -618,18 +607,16 @@ class RiskColumns:
         q = self.qty[j][rows]
         c = self.cost[j][rows]
         rate = self.rates[j]
-        alpha, gamma, off, span, outside = term_bounds(q, c, mark, inst, FX_SCALE if iso.all() else rate)
+        alpha, gamma, off, hi, outside = term_bounds(q, c, mark, inst, FX_SCALE if iso.all() else rate)
         if rate != FX_SCALE and iso.any() and not iso.all():
-            ia, ig, io, isp, iout = term_bounds(q[iso], c[iso], mark, inst, FX_SCALE)
-            alpha[iso], gamma[iso], off[iso], span[iso], outside[iso] = ia, ig, io, isp, iout
+            ia, ig, io, ih, iout = term_bounds(q[iso], c[iso], mark, inst, FX_SCALE)
+            alpha[iso], gamma[iso], off[iso], hi[iso], outside[iso] = ia, ig, io, ih, iout
         if rate == 0:  # no FX rate into the risk currency: the exact path decides
             outside |= (q != 0) & ~iso
         self.alpha[j][rows] = alpha
         self.gamma[j][rows] = gamma
         self.off[j][rows] = off
-        self.span[j][rows] = span
-        self.lo_max[j] = max(self.lo_max[j], int(off.max()))
-        self.hi_min[j] = min(self.hi_min[j], int((off + span).min()))
+        self.hi[j][rows] = hi
         self._set_flag(rows, 2 << j, outside)
 
     def _rest(self, rows: I64) -> None:
@@ -648,17 +635,14 @@ class RiskColumns:
     def _reterm(self, j: int, inst: Instrument, mark: int) -> None:
         """Instrument ``j``'s terms at a new mark, and the other instruments' rests."""
         n = self.n
-        moved: I64 | None = None
-        if not self.lo_max[j] <= mark <= self.hi_min[j]:
-            off = self.off[j][:n]
-            span = self.span[j][:n]
-            d = np.subtract(mark, off, out=self.scratch[:n])
-            bad = np.greater(d.view(np.uint64), span.view(np.uint64), out=self.mask[:n])
-            if bad.any():
-                moved = np.flatnonzero(bad)
-                self._coefficients(j, moved, inst, mark)
-            self.lo_max[j] = int(off.max()) if n else 0
-            self.hi_min[j] = int((off + span).min()) if n else _WIDE
+        # the rows whose interval the move left: a rise can only pass an upper end, a fall a lower one
+        if mark > self.marks[j]:
+            bad = np.less(self.hi[j][:n], mark, out=self.mask[:n])
+        else:
+            bad = np.greater(self.off[j][:n], mark, out=self.mask[:n])
+        moved = np.flatnonzero(bad) if bad.any() else None
+        if moved is not None:
+            self._coefficients(j, moved, inst, mark)
         new = np.multiply(self.alpha[j][:n], mark, out=self.spare[j][:n])
         delta = np.subtract(new, self.cur[j][:n], out=self.cur[j][:n])
         for k, negrest in enumerate(self.negrest):
@@ -696,7 +680,7 @@ def columns_for(st: VenueState, out: list[object]) -> RiskColumns:
     if cols is None:
         cols = st.risk_columns = RiskColumns.build(st, out)
     else:
-        cols.observe(out)
+        cols.catch_up(out)
         cols.prepare(st)
     return cols
 

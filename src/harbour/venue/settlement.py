@@ -142,6 +142,26 @@ def _convert(state: VenueState, wallet: LedgerAccount, asset: str, missing: int,
     the allowlist) still belong to the client and pay its losses before any platform
     layer does, at the FX rate less their haircut. Virtual assets are never held here.
     """
+    for other, bal, value_e12 in _conversion_sources(state, wallet, asset):
+        need_units = -((-missing * _RATE_DENOMINATOR) // value_e12)  # client gives the rounded-up amount
+        if need_units <= bal:
+            give, got = need_units, missing
+        else:
+            give, got = bal, (bal * value_e12) // _RATE_DENOMINATOR
+        if got <= 0:
+            continue
+        postings.append((wallet, other, -give))
+        postings.append((FX_CONVERSION, other, give))
+        postings.append((FX_CONVERSION, asset, -got))
+        missing -= got
+        if not missing:
+            break
+    return missing
+
+
+def _conversion_sources(state: VenueState, wallet: LedgerAccount, asset: str) -> list[tuple[str, int, int]]:
+    """The wallet's other assets that can pay in ``asset``, in the published order:
+    (asset, balance, value of one unit in ``asset`` x 1e12)."""
     reg = state.registry
     target_ccy = reg.assets[asset].currency
     candidates = []
@@ -158,21 +178,19 @@ def _convert(state: VenueState, wallet: LedgerAccount, asset: str, missing: int,
         keep_bps = BPS if eligible else BPS - spec.haircut_bps
         order = (not eligible, spec.currency != target_ccy, _KIND_ORDER.get(spec.kind, 9), other)
         candidates.append((order, other, bal, rate * keep_bps))
-    for _, other, bal, value_e12 in sorted(candidates):
-        need_units = -((-missing * _RATE_DENOMINATOR) // value_e12)  # client gives the rounded-up amount
-        if need_units <= bal:
-            give, got = need_units, missing
-        else:
-            give, got = bal, (bal * value_e12) // _RATE_DENOMINATOR
-        if got <= 0:
-            continue
-        postings.append((wallet, other, -give))
-        postings.append((FX_CONVERSION, other, give))
-        postings.append((FX_CONVERSION, asset, -got))
-        missing -= got
-        if not missing:
-            break
-    return missing
+    return [(other, bal, value) for _, other, bal, value in sorted(candidates)]
+
+
+def payable(state: VenueState, wallet: LedgerAccount, can_convert: bool, asset: str) -> int:
+    """The most ``pay`` can take from ``wallet`` in ``asset`` before the account's gains and
+    the platform's layers: its balance of ``asset`` and, if it may convert, every other
+    asset converted exactly as ``pay`` converts it (never more than ``pay`` would get)."""
+    held = state.ledger.balance(wallet, asset)
+    total = held if held > 0 else 0
+    if can_convert:
+        for _, bal, value_e12 in _conversion_sources(state, wallet, asset):
+            total += (bal * value_e12) // _RATE_DENOMINATOR
+    return total
 
 
 def cover_shortfall(state: VenueState, asset: str, missing: int, postings: Postings) -> None:
