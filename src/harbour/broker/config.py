@@ -102,7 +102,7 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     liquidation_days: int = 1
     # C3 (BTC/ETH) and C5 (stocks): size multiplier k by one client's holding against the recorded ADV
     size_tiers: tuple[SizeTier, ...] = DEFAULT_SIZE_TIERS
-    # C5 (house defaults, decision D39 in docs/drafts/broker.md): the book's margin value in one security <= 20% of
+    # C5 (house defaults, decision D43 in docs/decisions.md): the book's margin value in one security <= 20% of
     # shareholders' funds (the C2 single-client base), in one correlated group <= 40%
     single_stock_max_bps: int = 2_000
     correlated_group_max_bps: int = 4_000

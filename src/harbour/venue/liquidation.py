@@ -59,6 +59,7 @@ from harbour.venue.margin import (
     to_risk,
 )
 from harbour.venue.matching import add_open, cancel_resting, match, release_open
+from harbour.venue.risk_columns import accounts_below_maintenance
 from harbour.venue.settlement import GainsApplied, Postings, pay, payable, report_gains, settle_nets
 from harbour.venue.state import DEFICIT, INSURANCE_FUND, PLATFORM_CAPITAL, RISK_CURRENCY, VenueState, isolated_account
 from harbour.venue.triggers import cancel_account_triggers
@@ -95,17 +96,17 @@ def scopes_below_maintenance(st: VenueState, acct: Account, sym: str) -> list[tu
 
 
 def liquidate_after_mark(st: VenueState, sym: str, seq: int, ts: int, out: list[object]) -> None:
-    """Check every account with a position in ``sym`` and liquidate those below maintenance."""
-    for account_id in sorted(st.accounts):
+    """Check every account with a position in ``sym`` (the columnar scan, ``risk_columns``,
+    exact and in account-id order) and liquidate those below maintenance."""
+    for account_id, scope, balance, maintenance in accounts_below_maintenance(st, sym, out):
         acct = st.accounts[account_id]
-        for scope, balance, maintenance in scopes_below_maintenance(st, acct, sym):
-            currency = st.instruments[scope].settlement_currency if scope else RISK_CURRENCY
-            out.append(
-                LiquidationTriggered(
-                    seq=seq, ts_ns=ts, account=account_id, scope=scope, margin_balance=balance, maintenance=maintenance, currency=currency
-                )
+        currency = st.instruments[scope].settlement_currency if scope else RISK_CURRENCY
+        out.append(
+            LiquidationTriggered(
+                seq=seq, ts_ns=ts, account=account_id, scope=scope, margin_balance=balance, maintenance=maintenance, currency=currency
             )
-            liquidate(st, acct, scope, seq, ts, out)
+        )
+        liquidate(st, acct, scope, seq, ts, out)
 
 
 # --- the procedure ----------------------------------------------------------------------
