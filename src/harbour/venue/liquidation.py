@@ -85,16 +85,6 @@ def scope_balance_and_maintenance(st: VenueState, acct: Account, scope: str) -> 
     return cross_margin_balance_and_maintenance(st, acct)
 
 
-def scopes_below_maintenance(st: VenueState, acct: Account, sym: str) -> list[tuple[str, int, int]]:
-    """The scopes of ``acct`` touched by ``sym`` whose margin balance is below maintenance."""
-    pos = acct.positions.get(sym)
-    if pos is None or not pos.qty:
-        return []
-    scope = sym if pos.isolated else ""
-    balance, maintenance = scope_balance_and_maintenance(st, acct, scope)
-    return [(scope, balance, maintenance)] if balance < maintenance else []
-
-
 def liquidate_after_mark(st: VenueState, sym: str, seq: int, ts: int, out: list[object]) -> None:
     """Check every account with a position in ``sym`` (the columnar scan, ``risk_columns``,
     exact and in account-id order) and liquidate those below maintenance."""

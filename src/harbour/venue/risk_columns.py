@@ -184,7 +184,7 @@ def observed_event_types() -> frozenset[type]:
 
 def exact_below_maintenance(st: VenueState, acct: Account, sym: str) -> tuple[str, int, int] | None:
     """(scope, margin balance, maintenance) if the scope of ``acct`` holding ``sym`` is below
-    maintenance, else None: ``liquidation.scopes_below_maintenance``'s rule, one scope."""
+    maintenance, else None: the exact rule (``liquidation.scope_balance_and_maintenance``), one scope."""
     pos = acct.positions.get(sym)
     if pos is None or not pos.qty:
         return None
