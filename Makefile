@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-compiled lint clean
+.PHONY: run test bench bench-compiled lint clean loadtest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
@@ -27,6 +27,11 @@ bench: $(STAMP)
 	$(PY) bench/engine_bench.py
 	$(PY) bench/broker_bench.py
 	$(PY) bench/venue_risk_bench.py  # liquidation scan and funding over 10^6 accounts (about 2 minutes)
+
+# The gateway under load on loopback (bounded: 10 s): signed REST clients placing and cancelling
+# orders at 2,000 requests/s while 500 WebSocket subscribers follow the depth stream; one JSON object.
+loadtest: $(STAMP)
+	$(PY) bench/gateway_load.py --seconds 10 --rate 2000 --clients 40 --subscribers 500
 
 # Opt-in: the same benchmark against the engine's hot modules compiled with mypyc, installed
 # (non-editable) in a separate venv; its state-hash check proves compiled == pure Python.
