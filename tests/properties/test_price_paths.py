@@ -27,7 +27,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -299,8 +298,7 @@ def report_reach(run: PathRun) -> None:
     tally = run.rules.tally
     for name in ("liquidations", "backstop_fills", "fund_draws", "tranche_draws", "adl_trades", "funding_settlements", "index_prints"):
         event(f"{name}: {'yes' if getattr(tally, name) else 'no'}")
-    known = tally.known_backstop_rounds
-    event(f"known engine defects let through: {'yes' if known else 'no'}")
+    event(f"deleveraging drew the backstop's committed loss: {'yes' if tally.committed_adl_draws else 'no'}")
 
 
 def replay_through_journal(run: PathRun, directory: Path) -> bytes:
@@ -457,13 +455,6 @@ def test_deleveraging_never_charges_the_counterparty_the_defaulters_other_losses
     rules.check(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine defect: the backstop re-prices at most _BACKSTOP_ROUNDS = 32 times; with haircut margin (HKDX) each "
-    "round fills only what the layers' capacity allows at the current bankruptcy price, so the rounds shrink "
-    "geometrically and run out, and about 11.1 of 15.701 ETH are deleveraged against the MM while its bid for about 15.4 ETH "
-    "within the collar remains, one unit of which costs 0.41 HKD beyond the bankruptcy price against a 50 HKD tranche",
-)
 def test_deleveraging_waits_until_the_backstop_cannot_pay_for_one_more_unit_within_the_collar() -> None:
     v, rules = _checked_venue(tranche_hkd=50)
     for command in (
@@ -481,7 +472,13 @@ def test_deleveraging_waits_until_the_backstop_cannot_pay_for_one_more_unit_with
     out = v.do(SetReferencePrice(instrument=ETHHKD, price=2_208_000))  # -11.5%: through the bankruptcy price
 
     (step,) = v.events_of(LiquidationStepped, out)
-    assert step.adl_qty > 0 and step.book_qty == 0
-    one_more_unit = (step.bankruptcy_price - 2_389_160) * 10  # its loss beyond the bankruptcy price at the bid, micro-HKD
-    assert v.balance("PLATFORM_CAPITAL", "HKD") < one_more_unit  # deleveraging began only once the tranche could not pay it
+    assert step.book_qty == 0 and step.adl_qty > 0 and step.backstop_qty + step.adl_qty == 15_701
+    per_unit = (step.bankruptcy_price - 2_389_160) * 10  # one unit's loss beyond the bankruptcy price at the bid, micro-HKD
+    tranche = 50 * MICRO
+    # the backstop sold to the bid as many units as the tranche could pay for, and not one more
+    assert step.backstop_qty * per_unit <= tranche < (step.backstop_qty + 1) * per_unit
+    # the deleveraging at the same bankruptcy price drew from the tranche what those fills committed, no more
+    drawn = tranche - v.balance("PLATFORM_CAPITAL", "HKD")
+    assert 0 < drawn <= step.backstop_qty * per_unit
+    assert v.balance("DEFICIT", "HKD") == 0
     rules.check(out)

@@ -18,15 +18,19 @@ bites (the engine's own rules, ``venue/settlement.py`` and ``venue/liquidation.p
    fund is exhausted (nothing of the asset, nothing convertible), DEFICIT only if both are.
 2. Within a liquidation: the fund and tranche pay only in the settlement of a liquidation
    fill at a price within the backstop collar (``BACKSTOP_COLLAR_BPS`` of the mark, on the
-   tick as ``_backstop_limit`` rounds it); a deleveraging trade at the bankruptcy price never
-   draws a platform layer; DEFICIT is never debited (the backstop stops at the layers'
-   capacity and ADL takes the rest).
+   tick as ``_backstop_limit`` rounds it), or in a deleveraging trade at the bankruptcy price
+   for no more than the loss the step's backstop fills committed beyond that price (the
+   defaulter's wallet paid those fills in full, so it lacks exactly that at the deleveraging
+   settlement); DEFICIT is never debited there (the backstop stops at the layers' capacity
+   and ADL takes the rest). Only a deleveraging trade bounded at the counterparty's mark or
+   entry (``adl_at_its_bound``) may draw further: the defaulter was insolvent beyond it.
 3. ADL starts only when the backstop cannot pay for one more unit: at a step's first
    ``AutoDeleveraged`` the best remaining opposite order within the collar (other than the
-   defaulter's own legal entity's) is absent, or its loss beyond the bankruptcy price for
-   one quantity unit exceeds what may pay it: the defaulter's unrealised cross gains and the
-   fund's and tranche's holdings, valued as the engine values them (``_affordable_qty``:
-   other assets at the FX rate less one micro-unit per conversion).
+   defaulter's own legal entity's) is absent, or its loss beyond the step's bankruptcy price
+   for one quantity unit exceeds what may still pay it: the defaulter's unrealised cross gains
+   and the fund's and tranche's holdings, valued as the engine values them
+   (``_affordable_qty``: other assets at the FX rate less one micro-unit per conversion) when
+   the backstop was priced, less the loss beyond that price its fills already committed.
 4. Every ADL counterparty held, just before, a position on the other side at least as large
    as what it takes over, and is not the defaulter; an ADL transfer moves no other
    participant's money.
@@ -264,16 +268,6 @@ class Shadow:
         return low if low > 0 else tick
 
 
-KNOWN_BACKSTOP_ROUNDS = 32
-"""KNOWN DEFECT, pinned by ``test_price_paths.py::test_deleveraging_waits_until_the_backstop_cannot_pay_for_one_more_unit_within_the_collar``
-(strict xfail): ``liquidation._step`` re-prices the backstop at most ``_BACKSTOP_ROUNDS`` (32)
-times. Each round fills only what the layers' capacity allows at the current bankruptcy price,
-while the defaulter's margin (worth more in settlement than its haircut margin value) pays
-first, so the rounds shrink geometrically and run out: ADL starts while the book within the
-collar could still be paid for. Rule 3 lets through an ADL start after at least this many
-liquidation fills in the step (each round that fills makes at least one). Delete with the fix."""
-
-
 def adl_at_its_bound(a: AutoDeleveraged, mark: int, unit_value: int) -> bool:
     """``liquidation._adl_price``: a counterparty is deleveraged at the defaulter's bankruptcy
     price but never worse for it than both the mark and its own entry price; so when the
@@ -291,8 +285,15 @@ class _Liquidation:
     fees: dict[str, int] = field(default_factory=dict)
     gains: dict[str, int] = field(default_factory=dict)  # the defaulter's unrealised gains realised at the mark
     step_adl: int = 0  # ADL quantity seen in the current step
-    step_fills: int = 0  # liquidation fills seen in the current step
-    step_adl_checked: bool = False
+    step_fills: list[tuple[int, int, int]] = field(default_factory=list)  # (price, qty, backstop capacity just before) of the step's fills
+    step_first_adl: tuple[int | None, int] | None = None  # at the step's first ADL: (best order within the collar, capacity)
+    step_adl_draws: list[int] = field(default_factory=list)  # value drawn from platform layers by unbounded ADL transfers
+    step_adl_conversions: int = 0  # layer postings in another asset among those draws (one unit of rounding each)
+
+    def next_step(self) -> None:
+        self.step_adl, self.step_first_adl, self.step_adl_conversions = 0, None, 0
+        self.step_fills.clear()
+        self.step_adl_draws.clear()
 
 
 @dataclass(slots=True)
@@ -308,7 +309,7 @@ class Tally:
     funding_settlements: int = 0
     index_prints: int = 0
     bounded_adl_draws: int = 0  # ADL transfers of an insolvent defaulter, bounded at the mark or entry, that drew the cover path
-    known_backstop_rounds: int = 0  # ADL starts let through under KNOWN_BACKSTOP_ROUNDS
+    committed_adl_draws: int = 0  # ADL transfers that drew the loss a step's backstop fills committed beyond the bankruptcy price
 
 
 class WaterfallRules:
@@ -340,13 +341,12 @@ class WaterfallRules:
                 if liq is not None:
                     assert e.taker_account == liq.account and e.taker_order_id == 0, "only the liquidation's own order trades in a liquidation"
                     self.tally.book_fills += 1
-                    liq.step_fills += 1
+                    liq.step_fills.append((e.price, e.qty, self._capacity(liq, e.instrument)))
                 context = ("trade", e)
             elif isinstance(e, AutoDeleveraged):
                 assert liq is not None and e.account == liq.account
-                if not liq.step_adl_checked:
-                    self._adl_starts_only_when_nothing_is_affordable(e, liq)
-                    liq.step_adl_checked = True
+                if liq.step_first_adl is None:
+                    liq.step_first_adl = (self._best_within_collar(e, liq), self._capacity(liq, e.instrument))
                 self._adl_counterparty_held_the_other_side(e)
                 liq.step_adl += e.qty
                 self.tally.adl_trades += 1
@@ -358,7 +358,8 @@ class WaterfallRules:
                 if e.liquidation_fee:
                     asset = sh.state.instruments[e.instrument].settlement_asset
                     liq.fees[asset] = liq.fees.get(asset, 0) + e.liquidation_fee
-                liq.step_adl, liq.step_adl_checked, liq.step_fills = 0, False, 0
+                self._step_rules(e, liq)
+                liq.next_step()
             elif isinstance(e, LossReported):
                 assert liq is not None and e.account == liq.account and e.scope == liq.scope
                 self._loss_report_is_the_waterfall_in_order(e, liq)
@@ -414,8 +415,14 @@ class WaterfallRules:
         if isinstance(context[1], AutoDeleveraged):
             adl = context[1]
             uv = sh.state.instruments[sym].unit_value
-            assert adl_at_its_bound(adl, sh.marks[sym], uv), f"deleveraging trade {adl.trade_id} at the bankruptcy price drew {debited}"
-            self.tally.bounded_adl_draws += 1
+            if adl_at_its_bound(adl, sh.marks[sym], uv):
+                self.tally.bounded_adl_draws += 1
+                return
+            # at the bankruptcy price: only the loss the step's backstop fills committed (checked at the step's end)
+            assert DEFICIT not in debited, f"deleveraging trade {adl.trade_id} at the bankruptcy price booked DEFICIT"
+            liq.step_adl_draws.append(self._drawn_value(t, asset))
+            liq.step_adl_conversions += sum(1 for layer, held, amount in t.postings if layer in PLATFORM_LAYERS and amount < 0 and held != asset)
+            self.tally.committed_adl_draws += 1
             return
         assert DEFICIT not in debited, "a liquidation never books DEFICIT: the backstop stops at the layers' capacity"
         assert context[0] == "trade", f"{context[0]} drew {debited}: deleveraging at the bankruptcy price needs no platform layer"
@@ -424,7 +431,6 @@ class WaterfallRules:
         selling = trade.taker_side is not _BUY
         limit = sh.collar_limit(sym, not selling)
         assert trade.price >= limit if selling else trade.price <= limit, f"the fund paid for a fill at {trade.price}, beyond the collar {limit}"
-        self.tally.backstop_fills += 1
 
     def _owers(self, context: tuple[str, object]) -> list[int | str]:
         """The wallets that owed money in the transfer settling ``context`` (a wallet that had
@@ -442,12 +448,14 @@ class WaterfallRules:
         sym = e.instrument
         return [sh.wallet_of(account, sym) for account, net in parties if net < 0]
 
-    def _adl_starts_only_when_nothing_is_affordable(self, a: AutoDeleveraged, liq: _Liquidation) -> None:
+    def _capacity(self, liq: _Liquidation, sym: str) -> int:
+        return self.sh.backstop_capacity(liq.account, not liq.scope, self.sh.state.instruments[sym].settlement_asset)
+
+    def _best_within_collar(self, a: AutoDeleveraged, liq: _Liquidation) -> int | None:
+        """The best opposite order within the collar, other than the defaulter's legal entity's."""
         sh = self.sh
         sym = a.instrument
-        inst = sh.state.instruments[sym]
         defaulter_buys = a.counterparty_side is not _BUY
-        bp = a.price
         limit = sh.collar_limit(sym, defaulter_buys)
         group = sh.entity[liq.account]
         prices = [
@@ -459,16 +467,60 @@ class WaterfallRules:
             and (o.price <= limit if defaulter_buys else o.price >= limit)
         ]
         if not prices:
-            return  # nothing left in the book within the collar
-        best = min(prices) if defaulter_buys else max(prices)
-        per_unit = max(0, (best - bp) if defaulter_buys else (bp - best)) * inst.unit_value
-        capacity = sh.backstop_capacity(liq.account, not liq.scope, inst.settlement_asset)
-        if per_unit <= capacity and liq.step_fills >= KNOWN_BACKSTOP_ROUNDS:
-            self.tally.known_backstop_rounds += 1
+            return None
+        return min(prices) if defaulter_buys else max(prices)
+
+    def _drawn_value(self, t: TransferPosted, asset: str) -> int:
+        """What the platform layers' debits in ``t`` are worth in ``asset`` (other assets at the FX rate)."""
+        reg = self.sh.state.registry
+        target = reg.assets[asset].currency
+        value = 0
+        for layer, held, amount in t.postings:
+            if layer not in PLATFORM_LAYERS or amount >= 0:
+                continue
+            if held == asset:
+                value -= amount
+            else:
+                rate = reg.fx_rate_e8(reg.assets[held].currency, target)
+                assert rate is not None, f"a layer paid {asset} from {held}, which has no rate into it"
+                value += -amount * rate // FX_SCALE
+        return value
+
+    def _step_rules(self, e: LiquidationStepped, liq: _Liquidation) -> None:
+        """Rules 2 and 3 at the step's end, once its bankruptcy price is known."""
+        uv = self.sh.state.instruments[e.instrument].unit_value
+        defaulter_buys = e.side is _BUY
+        bp = e.bankruptcy_price
+
+        def beyond(price: int) -> int:
+            return max(0, (price - bp) if defaulter_buys else (bp - price)) * uv
+
+        committed = 0
+        priced_at: int | None = None  # the capacity when the backstop was priced: just before its first fill
+        book_left = e.book_qty  # the step's first fills are its book part, priced into the bankruptcy price
+        for price, qty, capacity in liq.step_fills:
+            if book_left:
+                book_left -= qty
+                assert book_left >= 0, "a fill straddles the book part and the backstop"
+                continue
+            if priced_at is None:
+                priced_at = capacity
+            committed += beyond(price) * qty
+            self.tally.backstop_fills += 1
+        drawn = sum(liq.step_adl_draws)
+        assert drawn <= committed + liq.step_adl_conversions, (
+            f"deleveraging at the bankruptcy price {bp} drew {drawn} from the platform layers, beyond the {committed} "
+            "the step's backstop fills committed"
+        )
+        if liq.step_first_adl is None:
             return
-        assert per_unit > capacity, (
-            f"ADL of {sym} at {bp} while an order at {best} within the collar {limit} costs {per_unit} a unit "
-            f"and the gains, fund and tranche could pay {capacity}"
+        best, capacity_at_adl = liq.step_first_adl
+        if best is None:
+            return  # nothing left in the book within the collar
+        left = (capacity_at_adl if priced_at is None else priced_at) - committed
+        assert beyond(best) > left, (
+            f"ADL of {e.instrument} at {bp} while an order at {best} within the collar costs {beyond(best)} a unit "
+            f"and the gains, fund and tranche could still pay {left}"
         )
 
     def _adl_counterparty_held_the_other_side(self, a: AutoDeleveraged) -> None:

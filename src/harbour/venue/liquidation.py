@@ -14,11 +14,14 @@ in account-id order. For each:
    liquidation fee (``LIQUIDATION_FEE_PPM`` of the filled notional, at most what the
    wallet holds in the settlement asset) to the insurance fund instead of a taker fee;
 3. what the book cannot absorb at the bankruptcy price is unwound in the book beyond it,
-   within the collar ``BACKSTOP_COLLAR_BPS`` of the mark, as far as the insurance fund and
-   then the operator's tranche can pay the loss beyond the defaulter's margin (trade
-   settlement charges them in that order);
-4. the rest is auto-deleveraged at the bankruptcy price against opposite positions,
-   ranked by profit ratio x effective leverage (``adl_queue``), highest first.
+   within the collar ``BACKSTOP_COLLAR_BPS`` of the mark, as far as the defaulter's own
+   cross gains, then the insurance fund, then the operator's tranche can pay the loss
+   beyond the bankruptcy price. This is priced once, at the bankruptcy price after the book
+   part, one fill walk deep: the layers commit to the loss beyond that price;
+4. the rest is auto-deleveraged at that same bankruptcy price against opposite positions,
+   ranked by profit ratio x effective leverage (``adl_queue``), highest first. The
+   defaulter's wallet has paid the backstop fills in full, so it now lacks exactly the
+   committed loss, which the settlement draws from the layers in order.
 
 Steps repeat until the scope is back above maintenance or flat. Every step is an event,
 and each liquidation ends with a ``LossReported`` naming the layers that paid.
@@ -67,7 +70,6 @@ from harbour.venue.triggers import cancel_account_triggers
 LIQUIDATION_FEE_PPM = 5_000  # 0.5% of the notional liquidated in the book, to the insurance fund
 BACKSTOP_COLLAR_BPS = 500  # the fund and tranche unwind no further than 5% beyond the mark
 WATERFALL = ("DEFAULTER_MARGIN", "INSURANCE_FUND", "OPERATOR_TRANCHE", "AUTO_DELEVERAGING")
-_BACKSTOP_ROUNDS = 32
 
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -256,29 +258,23 @@ def _step(
     if fee:
         fees[inst.settlement_asset] = fees.get(inst.settlement_asset, 0) + fee
     # 2./3. beyond it, within the collar, as far as the defaulter's gains, the insurance fund and
-    # then the tranche can pay
-    backstop_qty = 0
+    # then the tranche can pay: priced once, at the bankruptcy price after the book part, so the
+    # loss each fill leaves beyond that price is what those layers committed to pay
     rest = qty - book_qty
-    limit = _backstop_limit(inst, is_buy)
-    rounds = 0
-    while rest and pos.qty and rounds < _BACKSTOP_ROUNDS:
-        # each fill beyond the bankruptcy price first spends what is left of the defaulter's
-        # margin, which moves the bankruptcy price; so re-price and go again until the fund
-        # and the tranche can pay for no further unit
-        rounds += 1
-        bp = bankruptcy_price(st, acct, scope, inst, pos)
-        affordable = _affordable_qty(st, acct, scope, inst, is_buy, rest, bp, limit)
-        if not affordable:
-            break
-        filled, _ = _ioc(st, acct, inst, pos, is_buy, affordable, limit, seq, ts, out)
-        if not filled:
-            break
-        backstop_qty += filled
-        rest -= filled
-    # 4. auto-deleveraging at the bankruptcy price, bounded per counterparty (``_adl_price``)
-    adl_qty = 0
+    backstop_qty = 0
     if rest and pos.qty:
         bp = bankruptcy_price(st, acct, scope, inst, pos)
+        limit = _backstop_limit(inst, is_buy)
+        affordable = _affordable_qty(st, acct, scope, inst, is_buy, rest, bp, limit)
+        if affordable:
+            backstop_qty, _ = _ioc(st, acct, inst, pos, is_buy, affordable, limit, seq, ts, out)
+            rest -= backstop_qty
+    # 4. auto-deleveraging at that same bankruptcy price, bounded per counterparty (``_adl_price``):
+    # the defaulter's wallet has paid the backstop's fills in full, so what it lacks at the
+    # deleveraging settlement is the committed loss beyond the bankruptcy price, drawn from the
+    # layers that priced it
+    adl_qty = 0
+    if rest and pos.qty:
         adl_qty = _deleverage(st, acct, inst, pos, rest, bp, seq, ts, out, adl)
     closed[sym] = closed.get(sym, 0) + (start_qty - pos.qty)
     out.append(
