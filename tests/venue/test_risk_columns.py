@@ -313,7 +313,7 @@ NO_WALLET_OR_POSITION = {
 
 
 def venue_event_types() -> set[str]:
-    """Every event struct the venue defines (the ``VenueEvent`` union may lag behind)."""
+    """Every event struct the venue defines."""
     return {
         name
         for name, obj in vars(events).items()
@@ -328,3 +328,12 @@ def test_every_venue_event_is_either_followed_by_the_columns_or_changes_no_walle
     assert followed <= every
     assert every - followed == NO_WALLET_OR_POSITION, "classify the new event here and, if it moves money or a position, in risk_columns"
 
+
+
+def test_the_venue_event_union_names_every_event_the_engine_defines() -> None:
+    defined = {
+        name
+        for name, obj in vars(events).items()
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct) and obj.__module__ == events.__name__ and not name.startswith("_")
+    }
+    assert {t.__name__ for t in typing.get_args(VenueEvent)} == defined

@@ -370,37 +370,6 @@ class StressReportRecorded(_Event, frozen=True, tag="stress_report_recorded"):
     cover2_covered: bool  # no scenario needs ADL for the default of the two largest participants
 
 
-VenueEvent = (
-    Rejected
-    | AssetListed
-    | IssuerRegisterUpdated
-    | DepositBankAllowlistUpdated
-    | MarginAssetHaircutSet
-    | FxRateSet
-    | EligibleReferenceAssetsSet
-    | InstrumentListed
-    | InstrumentStateChanged
-    | ReferencePriceSet
-    | AccountOpened
-    | ProfessionalInvestorStatusSet
-    | TransferPosted
-    | OrderAccepted
-    | OrderCancelled
-    | OrderAmended
-    | TradeExecuted
-    | TriggerOrderAccepted
-    | TrailingStopMoved
-    | TriggerOrderTriggered
-    | TriggerOrderCancelled
-    | MarginModeSet
-    | FundingSettled
-    | MarkParametersSet
-    | FundingParametersSet
-    | IndexMethodologySet
-    | IndexPublished
-    | MarkPriceSet
-    | StressReportRecorded
-)
 
 
 class LiquidationTriggered(_Event, frozen=True, tag="liquidation_triggered"):
@@ -468,3 +437,44 @@ class LossReported(_Event, frozen=True, tag="loss_reported"):
     closed: tuple[tuple[str, int], ...]  # (instrument, signed qty closed)
     layers: tuple[tuple[str, str, int], ...]
     adl: tuple[tuple[int, int, int], ...]
+
+
+# Every event the venue engine emits (a test checks none is missing): the type a journal of events decodes to.
+VenueEvent = (
+    Rejected
+    | AssetListed
+    | IssuerRegisterUpdated
+    | DepositBankAllowlistUpdated
+    | MarginAssetHaircutSet
+    | FxRateSet
+    | EligibleReferenceAssetsSet
+    | InstrumentListed
+    | InstrumentStateChanged
+    | ReferencePriceSet
+    | AccountOpened
+    | ProfessionalInvestorStatusSet
+    | TransferPosted
+    | OrderAccepted
+    | OrderCancelled
+    | OrderAmended
+    | TradeExecuted
+    | TriggerOrderAccepted
+    | TrailingStopMoved
+    | TriggerOrderTriggered
+    | TriggerOrderCancelled
+    | MarginModeSet
+    | FundingSettled
+    | MarkParametersSet
+    | FundingParametersSet
+    | IndexMethodologySet
+    | IndexPublished
+    | MarkPriceSet
+    | StressReportRecorded
+    | MarginTiersSet
+    | LeverageSet
+    | GainRealisedAtMark
+    | LiquidationTriggered
+    | LiquidationStepped
+    | AutoDeleveraged
+    | LossReported
+)
