@@ -77,7 +77,7 @@ def test_stress_on_a_journal_prints_the_cover_two_table_and_journals_the_report(
     assert replayed.is_consistent
     report = factory.made[-1].state.stress_report
     assert report is not None and report.report_hash == printed.group(1)
-    assert report.scenarios == 26  # the four house tiers: 13 windows, each down and up
+    assert report.scenarios == 52  # the four house tiers: 13 windows, each down, up and the two decouplings
 
 
 def test_stress_json_without_recording_leaves_the_journal_unchanged(journal_dir: Path) -> None:
@@ -88,7 +88,7 @@ def test_stress_json_without_recording_leaves_the_journal_unchanged(journal_dir:
     assert result.exit_code == EXIT_OK, result.output
     body = json.loads(result.output)
     assert body["recorded_seq"] is None
-    assert len(body["results"]) > 26
+    assert len(body["results"]) > 52
     assert {"insurance_fund", "capital_tranche", "report_hash"} <= set(body)
     assert (journal_dir / "journal.log").read_bytes() == before
 

@@ -20,7 +20,16 @@ BTC -30%: Alpha loses 10,000 + 5,000 = 15,000, account 13 exactly nothing: fund 
 from __future__ import annotations
 
 from harbour.broker.stress_scenarios import LIBRARY_VERSION, TIER_EXTREME, instantaneous
-from harbour.sim.venue_stress import DOWN, UP, ScenarioResult, run_venue_stress, shocked_price, stress_cases
+from harbour.sim.venue_stress import (
+    BTC_DOWN_ETH_UP,
+    BTC_UP_ETH_DOWN,
+    DOWN,
+    UP,
+    ScenarioResult,
+    run_venue_stress,
+    shocked_price,
+    stress_cases,
+)
 from harbour.venue import VenueEngine, default_genesis
 from harbour.venue.commands import FundPlatformAccount, SetReferencePrice
 from harbour.venue.events import Rejected, StressReportRecorded
@@ -111,8 +120,35 @@ def test_the_stress_run_leaves_the_venue_state_unchanged() -> None:
 def test_the_library_tiers_give_one_case_per_window_and_direction() -> None:
     cases = stress_cases((TIER_EXTREME,))
 
-    assert [(c.window, c.direction, c.btc_bps, c.eth_bps) for c in cases[:2]] == [("1 h", DOWN, -2_000, -2_500), ("1 h", UP, 2_000, 2_500)]
-    assert [c.window for c in cases[::2]] == ["1 h", "1 day", "3 days", "7 days"]
+    assert [(c.window, c.direction, c.btc_bps, c.eth_bps) for c in cases[:4]] == [
+        ("1 h", DOWN, -2_000, -2_500),
+        ("1 h", UP, 2_000, 2_500),
+        ("1 h", BTC_DOWN_ETH_UP, -2_000, 2_500),
+        ("1 h", BTC_UP_ETH_DOWN, 2_000, -2_500),
+    ]
+    assert [c.window for c in cases[::4]] == ["1 h", "1 day", "3 days", "7 days"]
+
+
+def test_a_book_long_btc_and_short_eth_loses_only_when_the_two_decouple() -> None:
+    """Account 31 (HKD 20,000): long 1 BTC at 100,000 and short 40 ETH at 2,500 (each 100,000 HKD).
+    Both -50%: +50,000 on ETH, -50,000 on BTC, nothing lost; both +50%, likewise. BTC -50% while
+    ETH +50%: -50,000 - 50,000 = -100,000 against 20,000 of margin, a loss of 80,000. BTC +50% while
+    ETH -50% gains on both legs."""
+    v = _book()
+    eth, eth_price = "ETHTEST", 250_000  # an ETH perpetual in HKD without fees, 2,500.00 HKD
+    v.ok(instrument_spec(instrument=eth, reference="ETH", maker_fee_ppm=0, taker_fee_ppm=0, qty_decimals=2))
+    v.ok(SetReferencePrice(instrument=eth, price=eth_price))
+    v.open_client(31, hkd=20_000)
+    v.open_client(32, hkd=1_000_000, entity="Shorty")
+    v.rest(32, SYM, "SELL", BTC, PRICE)
+    v.buy(31, SYM, BTC, PRICE)
+    v.rest(32, eth, "BUY", 4_000, eth_price)
+    v.sell(31, eth, 4_000, eth_price)
+
+    report = run_venue_stress(v.state, as_of_seq=v.seq, scenarios=(instantaneous("both -50%", -5_000, -5_000),))
+    losses = {r.case.direction: {p.participant: p.loss for p in r.largest}.get("account 31", 0) for r in report.results}
+
+    assert losses == {DOWN: 0, UP: 0, BTC_DOWN_ETH_UP: usd(80_000), BTC_UP_ETH_DOWN: 0}
 
 
 def test_shocked_price_rounds_down_and_never_goes_below_zero() -> None:
@@ -129,7 +165,7 @@ def test_the_report_summary_is_journaled_and_its_hash_recomputes_from_the_replay
     out = v.ok(command)
 
     assert isinstance(out[0], StressReportRecorded) and not any(isinstance(e, Rejected) for e in out)
-    assert (command.library_version, command.scenarios, command.cover2_failures) == (LIBRARY_VERSION, 4, 2)
+    assert (command.library_version, command.scenarios, command.cover2_failures) == (LIBRARY_VERSION, 8, 4)  # the BTC-only book loses as much in each decoupling as in the fall or rise of BTC
     assert (command.worst_scenario, command.worst_cover2_loss, command.worst_adl) == ("BTC -50% instant down", usd(55_000), usd(40_000))
     replayed = VenueEngine()
     for seq, ts, cmd in v.commands:

@@ -4,8 +4,10 @@ Owns ``StressCase``, ``ParticipantLoss``, ``ScenarioResult``, ``VenueStressRepor
 ``stress_cases`` and ``run_venue_stress``. The scenarios are the broker's library
 (``harbour.broker.stress_scenarios``, margin-financing.md §3), reused, not copied: each
 cumulative step of a scenario (the tiers' 1 h, 1 day, 3 days, 7 days) is one case. A
-perpetual book loses on both sides, so each case is applied as a fall (as in the library)
-and, mirrored, as a rise of the same size (shorts lose).
+perpetual book loses on both sides, so each case is applied as a fall (as in the library),
+mirrored as a rise of the same size (shorts lose), and as the two decouplings, BTC falling
+while ETH rises by the library's sizes and the reverse (a book long one contract and short
+the other loses there, and nowhere else).
 
 Method, per case, in integers only:
 
@@ -48,7 +50,13 @@ from harbour.venue.state import DEFICIT, INSURANCE_FUND, PLATFORM_CAPITAL, RISK_
 
 DOWN: Final = "DOWN"
 UP: Final = "UP"
-DIRECTIONS: Final = (DOWN, UP)
+BTC_DOWN_ETH_UP: Final = "BTC_DOWN_ETH_UP"
+BTC_UP_ETH_DOWN: Final = "BTC_UP_ETH_DOWN"
+DIRECTIONS: Final = (DOWN, UP, BTC_DOWN_ETH_UP, BTC_UP_ETH_DOWN)
+# (BTC sign, ETH sign) applied to the library's falls; the last two break the BTC/ETH correlation,
+# which is what a book hedged across the two contracts (long one, short the other) loses on
+_SIGNS: Final = {DOWN: (1, 1), UP: (-1, -1), BTC_DOWN_ETH_UP: (1, -1), BTC_UP_ETH_DOWN: (-1, 1)}
+_MOVE_LABELS: Final = {DOWN: "down", UP: "up", BTC_DOWN_ETH_UP: "BTC down, ETH up", BTC_UP_ETH_DOWN: "BTC up, ETH down"}
 DEFAULT_SCENARIOS: Final[tuple[Scenario, ...]] = TIERS  # the house shock tiers: BTC/ETH, 1 h to 7 days
 ALL_SCENARIOS: Final[tuple[Scenario, ...]] = LIBRARY
 TOP_PARTICIPANTS: Final = 5
@@ -64,8 +72,13 @@ class StressCase(msgspec.Struct, frozen=True, kw_only=True):
     eth_bps: int
 
     @property
+    def move(self) -> str:
+        """The direction in words: "down", "up", "BTC down, ETH up" or "BTC up, ETH down"."""
+        return _MOVE_LABELS[self.direction]
+
+    @property
     def label(self) -> str:
-        return f"{self.scenario} {self.window} {self.direction.lower()}"
+        return f"{self.scenario} {self.window} {self.move}"
 
 
 class ParticipantLoss(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,8 +159,8 @@ def stress_cases(scenarios: Sequence[Scenario] = DEFAULT_SCENARIOS, directions: 
     for s in scenarios:
         for step in s.steps:
             for d in directions:
-                sign = 1 if d == DOWN else -1
-                cases.append(StressCase(scenario=s.name, window=step.window, direction=d, btc_bps=sign * step.btc_bps, eth_bps=sign * step.eth_bps))
+                btc, eth = _SIGNS[d]
+                cases.append(StressCase(scenario=s.name, window=step.window, direction=d, btc_bps=btc * step.btc_bps, eth_bps=eth * step.eth_bps))
     return cases
 
 
