@@ -442,10 +442,14 @@ def _liquidation() -> dict[str, Any]:
             "worse than the bankruptcy price. The liquidation fee is charged on the notional filled and paid to the "
             "insurance fund instead of the taker fee.",
             "What the book cannot absorb at the bankruptcy price is unwound in the book beyond it, no further "
-            "than the backstop collar from the mark, as far as the insurance fund and then the operator's tranche "
-            "can pay the loss beyond the defaulter's margin.",
-            "The rest is auto-deleveraged at the bankruptcy price against opposite positions, highest ADL score "
-            "first (ties: lower account id); each position's live ADL rank is visible to its owner.",
+            "than the backstop collar from the mark, as far as the defaulter's own unrealised gains on its other "
+            "cross positions, then the insurance fund, then the operator's tranche can pay the loss beyond the "
+            "bankruptcy price. The bankruptcy price is fixed once for this, after step 2, and the layers commit "
+            "to the loss beyond it before the order is sent.",
+            "The rest is auto-deleveraged at that same bankruptcy price against opposite positions, highest ADL "
+            "score first (ties: lower account id), but never at a price worse for the counterparty than both the "
+            "mark and its own entry price: a counterparty gives up at most its profit. What the defaulter still "
+            "cannot pay then falls to the layers in order. Each position's live ADL rank is visible to its owner.",
         ],
         "notes": [
             "Steps repeat until the scope is back above maintenance margin or flat. Every step is an event, and "
