@@ -28,9 +28,9 @@ bites (the engine's own rules, ``venue/settlement.py`` and ``venue/liquidation.p
    ``AutoDeleveraged`` the best remaining opposite order within the collar (other than the
    defaulter's own legal entity's) is absent, or its loss beyond the step's bankruptcy price
    for one quantity unit exceeds what may still pay it: the defaulter's unrealised cross gains
-   and the fund's and tranche's holdings, valued as the engine values them
-   (``_affordable_qty``: other assets at the FX rate less one micro-unit per conversion) when
-   the backstop was priced, less the loss beyond that price its fills already committed.
+   and the fund's and tranche's holdings, valued as the engine values them (``_affordable_qty``:
+   converted exactly as settlement would convert them) when the backstop was priced, less the
+   loss beyond that price its fills already committed.
 4. Every ADL counterparty held, just before, a position on the other side at least as large
    as what it takes over, and is not the defaulter; an ADL transfer moves no other
    participant's money.
@@ -227,34 +227,22 @@ class Shadow:
         return self.balance(layer, asset) <= 0 and self.convertible_value(layer, asset) == 0
 
     def backstop_capacity(self, account: int, cross: bool, asset: str) -> int:
-        """What may pay a loss beyond the bankruptcy price, valued as ``liquidation._affordable_qty`` does."""
-        reg = self.state.registry
-        target = reg.assets[asset].currency
-        total = 0
-        for layer in (INSURANCE_FUND, PLATFORM_CAPITAL):
-            for held, bal in self.holdings(layer).items():
-                if bal <= 0:
-                    continue
-                if held == asset:
-                    total += bal
-                    continue
-                rate = reg.fx_rate_e8(reg.assets[held].currency, target)
-                if rate is not None and bal * rate // FX_SCALE - 1 > 0:
-                    total += bal * rate // FX_SCALE - 1
+        """What may pay a loss beyond the bankruptcy price, valued as ``liquidation._affordable_qty``
+        does: the fund's and tranche's holdings as ``cover_shortfall`` converts them, and (cross) the
+        account's unrealised gains at the mark as ``settlement._realise_gains`` converts them."""
+        total = sum(max(0, self.balance(layer, asset)) + self.convertible_value(layer, asset) for layer in (INSURANCE_FUND, PLATFORM_CAPITAL))
         if cross:
-            for (acct, sym), (qty, cost) in self.positions.items():
-                if acct != account or not qty or self.isolated.get((acct, sym)):
-                    continue
+            reg = self.state.registry
+            target = reg.assets[asset].currency
+            for sym, headroom in self.cross_gains(account, asset):
                 inst = self.state.instruments[sym]
-                gain = (qty * self.marks[sym] - cost) * inst.unit_value
-                if gain <= 0:
-                    continue
+                gain = headroom * inst.unit_value
                 if inst.settlement_asset == asset:
                     total += gain
-                    continue
-                rate = reg.fx_rate_e8(reg.assets[inst.settlement_asset].currency, target)
-                if rate is not None and gain * rate // FX_SCALE > 1:
-                    total += gain * rate // FX_SCALE - 1
+                else:
+                    rate = reg.fx_rate_e8(reg.assets[inst.settlement_asset].currency, target)
+                    assert rate is not None  # cross_gains names only positions that can pay in asset
+                    total += gain * rate // FX_SCALE
         return total
 
     def collar_limit(self, sym: str, is_buy: bool) -> int:

@@ -63,7 +63,7 @@ from harbour.venue.margin import (
 )
 from harbour.venue.matching import add_open, cancel_resting, match, release_open
 from harbour.venue.risk_columns import accounts_below_maintenance
-from harbour.venue.settlement import GainsApplied, Postings, pay, payable, report_gains, settle_nets
+from harbour.venue.settlement import GainsApplied, Postings, gains_payable, layers_payable, pay, payable, report_gains, settle_nets
 from harbour.venue.state import DEFICIT, INSURANCE_FUND, PLATFORM_CAPITAL, RISK_CURRENCY, VenueState, isolated_account
 from harbour.venue.triggers import cancel_account_triggers
 
@@ -353,9 +353,9 @@ def _affordable_qty(st: VenueState, acct: Account, scope: str, inst: Instrument,
     """How much can be unwound between the bankruptcy price and ``limit`` with the loss beyond
     the bankruptcy price (price distance x qty x unit value) within what pays it, in the
     settlement asset: the defaulter's own unrealised gains (cross), then the fund and tranche."""
-    capacity = _layer_capacity(st, inst.settlement_asset)
+    capacity = layers_payable(st, inst.settlement_asset)
     if not scope:
-        capacity += _gains_capacity(st, acct, inst.settlement_asset)
+        capacity += gains_payable(st, acct.account_id, inst.settlement_asset)
     stp_group = acct.stp_group
     side = st.books[inst.symbol].asks if is_buy else st.books[inst.symbol].bids
     uv = inst.unit_value
@@ -378,49 +378,6 @@ def _affordable_qty(st: VenueState, acct: Account, scope: str, inst: Instrument,
                 total += q
                 if total >= want or (per_unit and capacity < per_unit):
                     return total
-    return total
-
-
-def _layer_capacity(st: VenueState, asset: str) -> int:
-    """What the insurance fund and the tranche can pay in ``asset``: their balances in it plus
-    their other holdings at the FX rate, less one unit per conversion for rounding."""
-    reg = st.registry
-    target = reg.assets[asset].currency
-    total = 0
-    for layer in (INSURANCE_FUND, PLATFORM_CAPITAL):
-        for held, balance in st.ledger.wallet(layer).items():
-            if balance <= 0:
-                continue
-            if held == asset:
-                total += balance
-                continue
-            rate = reg.fx_rate_e8(reg.assets[held].currency, target)
-            if rate is not None:
-                value = balance * rate // FX_SCALE - 1
-                if value > 0:
-                    total += value
-    return total
-
-
-def _gains_capacity(st: VenueState, acct: Account, asset: str) -> int:
-    """What the account's unrealised cross gains at the mark can pay in ``asset`` (``settlement.pay``
-    realises them before any platform layer), less one unit per conversion for rounding."""
-    reg = st.registry
-    target = reg.assets[asset].currency
-    total = 0
-    for sym, pos in acct.positions.items():
-        if pos.isolated or not pos.qty:
-            continue
-        inst = st.instruments[sym]
-        gain = (pos.qty * inst.ref_price - pos.cost) * inst.unit_value
-        if gain <= 0:
-            continue
-        if inst.settlement_asset == asset:
-            total += gain
-            continue
-        rate = reg.fx_rate_e8(reg.assets[inst.settlement_asset].currency, target)
-        if rate is not None and gain * rate // FX_SCALE > 1:
-            total += gain * rate // FX_SCALE - 1
     return total
 
 

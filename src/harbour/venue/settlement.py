@@ -20,10 +20,14 @@ it posted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from harbour.kernel.assets import AssetKind
 from harbour.kernel.money import BPS, FX_SCALE
 from harbour.ledger.book import LedgerAccount
+from harbour.venue.accounts import Position
 from harbour.venue.events import GainRealisedAtMark
+from harbour.venue.instruments import Instrument
 from harbour.venue.state import DEFICIT, FX_CONVERSION, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState, isolated_account
 
 _RATE_DENOMINATOR = FX_SCALE * BPS
@@ -76,18 +80,13 @@ def pay(
     return missing
 
 
-def _realise_gains(state: VenueState, account_id: int, asset: str, missing: int, postings: Postings, gains: GainsApplied) -> int:
-    """Pay ``missing`` of ``asset`` from the account's unrealised gains at the mark, cross
-    positions in symbol order; return what is still unpaid.
-
-    A position gives up k cost units of gain (its cost basis rises by k, so its unrealised
-    PnL at the mark falls by k x unit value) and its instrument's CLEARING pays them out,
-    converted at the FX rate like a wallet's other assets; the few micro-units that a
-    whole cost unit gives beyond the need stay with the client, in its wallet.
-    """
+def _gain_sources(state: VenueState, account_id: int, asset: str) -> Iterator[tuple[str, Position, Instrument, int, int]]:
+    """The account's cross positions with an unrealised gain at the mark that can pay in
+    ``asset``, in symbol order: (symbol, position, instrument, value of one micro-unit of its
+    settlement asset in ``asset`` x 1e12, headroom in cost units)."""
     acct = state.accounts.get(account_id)
     if acct is None:
-        return missing
+        return
     reg = state.registry
     target_ccy = reg.assets[asset].currency
     for sym in sorted(acct.positions):
@@ -106,6 +105,26 @@ def _realise_gains(state: VenueState, account_id: int, asset: str, missing: int,
             if rate is None:
                 continue
             value_e12 = rate * BPS
+        yield sym, pos, inst, value_e12, headroom
+
+
+def gains_payable(state: VenueState, account_id: int, asset: str) -> int:
+    """The most ``pay`` can take in ``asset`` from the account's unrealised cross gains at the
+    mark (``_realise_gains`` giving up every one), exactly as it would convert them."""
+    return sum((headroom * inst.unit_value * value_e12) // _RATE_DENOMINATOR for _, _, inst, value_e12, headroom in _gain_sources(state, account_id, asset))
+
+
+def _realise_gains(state: VenueState, account_id: int, asset: str, missing: int, postings: Postings, gains: GainsApplied) -> int:
+    """Pay ``missing`` of ``asset`` from the account's unrealised gains at the mark, cross
+    positions in symbol order; return what is still unpaid.
+
+    A position gives up k cost units of gain (its cost basis rises by k, so its unrealised
+    PnL at the mark falls by k x unit value) and its instrument's CLEARING pays them out,
+    converted at the FX rate like a wallet's other assets; the few micro-units that a
+    whole cost unit gives beyond the need stay with the client, in its wallet.
+    """
+    for sym, pos, inst, value_e12, headroom in list(_gain_sources(state, account_id, asset)):
+        source = inst.settlement_asset
         need = -((-missing * _RATE_DENOMINATOR) // value_e12)  # in the source asset, rounded up
         uv = inst.unit_value
         units = -(-need // uv)
@@ -191,6 +210,13 @@ def payable(state: VenueState, wallet: LedgerAccount, can_convert: bool, asset: 
         for _, bal, value_e12 in _conversion_sources(state, wallet, asset):
             total += (bal * value_e12) // _RATE_DENOMINATOR
     return total
+
+
+def layers_payable(state: VenueState, asset: str) -> int:
+    """The most ``cover_shortfall`` can take in ``asset`` from the insurance fund and the
+    operator's tranche before DEFICIT: their holdings of it and their other holdings converted
+    exactly as ``cover_shortfall`` converts them."""
+    return payable(state, INSURANCE_FUND, True, asset) + payable(state, PLATFORM_CAPITAL, True, asset)
 
 
 def cover_shortfall(state: VenueState, asset: str, missing: int, postings: Postings) -> None:
