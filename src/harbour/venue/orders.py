@@ -28,7 +28,7 @@ from harbour.venue.events import OrderAccepted, OrderAmended
 from harbour.venue.instruments import Instrument
 from harbour.venue.margin import instrument_requirement, raised_requirement_problem, requirement_of, worst_notional
 from harbour.venue.matching import add_open, cancel_resting, fillable_qty, match, reducible_qty, release_open, retire
-from harbour.venue.order_checks import price_grid_problem, quantity_problem
+from harbour.venue.order_checks import client_order_id_problem, exposure_gate, order_target_problem, price_grid_problem, quantity_problem
 from harbour.venue.price_moves import after_trades
 from harbour.venue.rejects import rejected
 from harbour.venue.state import VenueState
@@ -107,18 +107,13 @@ def _margin_problem(
 
 def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[object]) -> None:
     # --- validate -------------------------------------------------------------
-    acct = st.accounts.get(cmd.account)
-    if acct is None:
-        out.append(rejected(seq, ts, "place_order", C.UNKNOWN_ACCOUNT, account=cmd.account))
-        return
     sym = cmd.instrument
-    inst = st.instruments.get(sym)
-    if inst is None:
-        out.append(rejected(seq, ts, "place_order", C.UNKNOWN_INSTRUMENT, instrument=sym))
+    problem = order_target_problem(st, cmd.account, sym)
+    if problem is not None:
+        out.append(rejected(seq, ts, "place_order", problem[0], **problem[1]))
         return
-    if inst.state is _HALTED:
-        out.append(rejected(seq, ts, "place_order", C.INSTRUMENT_HALTED, instrument=sym))
-        return
+    acct = st.accounts[cmd.account]
+    inst = st.instruments[sym]
     qty = cmd.qty
     problem = quantity_problem(inst, qty)
     if problem is None and not inst.ref_price:
@@ -134,28 +129,17 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
         else:
             price = cmd.price
             problem = (C.PRICE_REQUIRED, {}) if price == 0 else _check_limit_price(inst, price)
-    if problem is None and cmd.client_order_id:
-        existing = acct.client_order_ids.get(cmd.client_order_id)
-        if existing is not None:
-            problem = C.DUPLICATE_CLIENT_ORDER_ID, {"client_order_id": cmd.client_order_id, "existing_order_id": existing}
-    if problem is not None:
-        out.append(rejected(seq, ts, "place_order", problem[0], **problem[1]))
-        return
-
+    if problem is None:
+        problem = client_order_id_problem(acct, cmd.client_order_id)
     # --- compliance gate: professional-investor status, close-only, reduce-only ------
     pos = acct.positions.get(sym) or _EMPTY
     reduce_only = cmd.reduce_only
-    if acct.kind is _CLIENT and not can_increase_exposure(acct.pi_expiry_ns, ts):
-        if reducible_qty(pos, is_buy) < qty:
-            code = C.NOT_PROFESSIONAL_INVESTOR if acct.pi_expiry_ns == 0 else C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED
-            out.append(rejected(seq, ts, "place_order", code, account=acct.account_id))
-            return
-        reduce_only = True
-    if inst.state is _CLOSE_ONLY:
-        if reducible_qty(pos, is_buy) < qty:
-            out.append(rejected(seq, ts, "place_order", C.INSTRUMENT_CLOSE_ONLY, instrument=sym))
-            return
-        reduce_only = True
+    if problem is None:
+        problem, gated = exposure_gate(acct, inst, pos, is_buy, qty, ts)
+        reduce_only = reduce_only or gated
+    if problem is not None:
+        out.append(rejected(seq, ts, "place_order", problem[0], **problem[1]))
+        return
     if reduce_only:
         if pos.qty == 0:
             out.append(rejected(seq, ts, "place_order", C.REDUCE_ONLY_NO_POSITION))

@@ -28,10 +28,8 @@ from typing import cast
 
 import msgspec
 
-from harbour.compliance.rules import can_increase_exposure
 from harbour.kernel.errors import RejectCode
 from harbour.kernel.money import MAX_PRICE
-from harbour.venue.accounts import Account
 from harbour.venue.commands import (
     AccountKind,
     CancelTriggerOrder,
@@ -54,7 +52,7 @@ from harbour.venue.events import (
 )
 from harbour.venue.instruments import Instrument
 from harbour.venue.matching import reducible_qty
-from harbour.venue.order_checks import price_grid_problem, quantity_problem
+from harbour.venue.order_checks import client_order_id_problem, exposure_gate, order_target_problem, price_grid_problem, quantity_problem
 from harbour.venue.rejects import rejected
 from harbour.venue.state import VenueState
 from harbour.venue.trigger_book import PendingTriggers, TriggerOrder
@@ -169,28 +167,21 @@ def _watched_price(st: VenueState, inst: Instrument, working: WorkingType) -> in
 
 def place_trigger_order(st: VenueState, seq: int, ts: int, cmd: PlaceTriggerOrder, out: list[object]) -> None:
     # --- validate -------------------------------------------------------------
-    acct = st.accounts.get(cmd.account)
-    if acct is None:
-        out.append(rejected(seq, ts, "place_trigger_order", C.UNKNOWN_ACCOUNT, account=cmd.account))
-        return
     sym = cmd.instrument
-    inst = st.instruments.get(sym)
-    if inst is None:
-        out.append(rejected(seq, ts, "place_trigger_order", C.UNKNOWN_INSTRUMENT, instrument=sym))
+    problem = order_target_problem(st, cmd.account, sym)
+    if problem is not None:
+        out.append(rejected(seq, ts, "place_trigger_order", problem[0], **problem[1]))
         return
-    if inst.state is _HALTED:
-        out.append(rejected(seq, ts, "place_trigger_order", C.INSTRUMENT_HALTED, instrument=sym))
-        return
+    acct = st.accounts[cmd.account]
+    inst = st.instruments[sym]
     problem = _shape_problem(inst, cmd)
     if problem is None and not inst.ref_price:
         problem = C.NO_REFERENCE_PRICE, {"instrument": sym}
     current = _watched_price(st, inst, cmd.working_type)
     if problem is None and not current:
         problem = C.NO_LAST_TRADE_PRICE, {"instrument": sym}
-    if problem is None and cmd.client_order_id:
-        existing = acct.client_order_ids.get(cmd.client_order_id)
-        if existing is not None:
-            problem = C.DUPLICATE_CLIENT_ORDER_ID, {"client_order_id": cmd.client_order_id, "existing_order_id": existing}
+    if problem is None:
+        problem = client_order_id_problem(acct, cmd.client_order_id)
     pending = st.triggers.get(sym, _NO_TRIGGERS)
     if problem is None and sum(1 for t in pending.values() if t.account == acct.account_id) >= MAX_TRIGGERS_PER_ACCOUNT_INSTRUMENT:
         problem = C.TOO_MANY_TRIGGER_ORDERS, {"account": acct.account_id, "limit": MAX_TRIGGERS_PER_ACCOUNT_INSTRUMENT, "instrument": sym}
@@ -199,7 +190,7 @@ def place_trigger_order(st: VenueState, seq: int, ts: int, cmd: PlaceTriggerOrde
     # --- compliance gate: a trigger that could open exposure (decision D11 as for orders) ---
     reduce_only = cmd.reduce_only or cmd.close_position
     if problem is None and not reduce_only:
-        problem, reduce_only = _gate_problem(acct, inst, cmd, ts)
+        problem, reduce_only = exposure_gate(acct, inst, acct.positions.get(sym), cmd.side is _BUY, cmd.qty, ts)
     if problem is not None:
         out.append(rejected(seq, ts, "place_trigger_order", problem[0], **problem[1]))
         return
@@ -251,24 +242,6 @@ def place_trigger_order(st: VenueState, seq: int, ts: int, cmd: PlaceTriggerOrde
             client_order_id=cmd.client_order_id,
         )
     )
-
-
-def _gate_problem(acct: Account, inst: Instrument, cmd: PlaceTriggerOrder, ts: int) -> tuple[Problem | None, bool]:
-    """(problem, reduce_only): a lapsed client or a close-only instrument may place a trigger
-    only if it would reduce the current position by no more than its size; it is then reduce-only."""
-    pos = acct.positions.get(inst.symbol)
-    can_reduce = reducible_qty(pos, cmd.side is _BUY) if pos is not None else 0
-    reduce_only = False
-    if acct.kind is _CLIENT and not can_increase_exposure(acct.pi_expiry_ns, ts):
-        if can_reduce < cmd.qty:
-            code = C.NOT_PROFESSIONAL_INVESTOR if acct.pi_expiry_ns == 0 else C.PROFESSIONAL_INVESTOR_STATUS_EXPIRED
-            return (code, {"account": acct.account_id}), False
-        reduce_only = True
-    if inst.state is _CLOSE_ONLY:
-        if can_reduce < cmd.qty:
-            return (C.INSTRUMENT_CLOSE_ONLY, {"instrument": inst.symbol}), False
-        reduce_only = True
-    return None, reduce_only
 
 
 def cancel_trigger_order(st: VenueState, seq: int, ts: int, cmd: CancelTriggerOrder, out: list[object]) -> None:
