@@ -17,8 +17,9 @@ Kinds and the direction of their trigger (Binance USDⓈ-M semantics):
   (10000 + callback); ``stop_price`` is the tick-free price where that first holds.
 
 ``PendingTriggers`` holds one instrument's pending triggers by id and keeps them indexed
-by level, so a price move visits only the triggers it can reach (and the trailing stops,
-whose level moves), not every pending one.
+by level (a trailing stop by the levels at which it activates, moves or fires, re-indexed
+whenever it moves), so a price move visits only the triggers it can reach, not every
+pending one.
 
 This module is a leaf (records only); the handlers and the firing are in triggers.py.
 """
@@ -146,22 +147,27 @@ class TriggerOrder:
 
 
 class PendingTriggers(dict[int, TriggerOrder]):
-    """One instrument's pending triggers, trigger id -> order, with a level index: per
-    working price, the fixed-level triggers that fire upward and downward sorted by
-    (level, id), and the trailing stops. Mutate only through ``add`` and ``remove``."""
+    """One instrument's pending triggers, trigger id -> order, with a level index per working
+    price: the levels at which a rising price (``up``) or a falling one (``down``) reaches a
+    trigger, sorted by (level, id). A fixed trigger has one level, its trigger price. A
+    trailing stop has the levels at which its state can change: before activation, its
+    activation price; once active, the next price beyond its best (which moves the best) and
+    its stop price (which fires it). Mutate only through ``add``, ``remove`` and ``retrack``."""
 
-    __slots__ = ("_up", "_down", "_trailing")
+    __slots__ = ("_up", "_down", "_trailing_up", "_trailing_down", "_trailing_levels")
 
     def __init__(self) -> None:
         super().__init__()
         self._up: dict[WorkingType, SortedList] = {}
         self._down: dict[WorkingType, SortedList] = {}
-        self._trailing: dict[WorkingType, dict[int, TriggerOrder]] = {}
+        self._trailing_up: dict[WorkingType, SortedList] = {}
+        self._trailing_down: dict[WorkingType, SortedList] = {}
+        self._trailing_levels: dict[int, tuple[int | None, int | None]] = {}  # id -> (up level, down level) as indexed
 
     def add(self, trig: TriggerOrder) -> None:
         self[trig.trigger_id] = trig
         if trig.kind is _TRAILING:
-            self._trailing.setdefault(trig.working_type, {})[trig.trigger_id] = trig
+            self._index_trailing(trig)
         else:
             side = self._up if trig.upward else self._down
             side.setdefault(trig.working_type, SortedList()).add((trig.trigger_price, trig.trigger_id))
@@ -169,15 +175,20 @@ class PendingTriggers(dict[int, TriggerOrder]):
     def remove(self, trig: TriggerOrder) -> None:
         del self[trig.trigger_id]
         if trig.kind is _TRAILING:
-            del self._trailing[trig.working_type][trig.trigger_id]
+            self._unindex_trailing(trig)
         else:
             side = self._up if trig.upward else self._down
             side[trig.working_type].remove((trig.trigger_price, trig.trigger_id))
 
+    def retrack(self, trig: TriggerOrder) -> None:
+        """Re-index a pending trailing stop after its activation or best price changed."""
+        self._unindex_trailing(trig)
+        self._index_trailing(trig)
+
     def reachable(self, working: WorkingType, low: int, high: int) -> list[TriggerOrder]:
         """The triggers watching ``working`` that prices within [low, high] can move or fire:
-        fixed levels at or below ``high`` (upward) or at or above ``low`` (downward), and
-        every trailing stop; in no particular order."""
+        those with an up level at or below ``high`` or a down level at or above ``low``; each
+        once, in no particular order."""
         found: list[TriggerOrder] = []
         up = self._up.get(working)
         if up:
@@ -185,10 +196,43 @@ class PendingTriggers(dict[int, TriggerOrder]):
         down = self._down.get(working)
         if down:
             found += [self[tid] for _, tid in down.irange(minimum=(low, -1))]
-        trailing = self._trailing.get(working)
-        if trailing:
-            found += trailing.values()
+        t_up = self._trailing_up.get(working)
+        t_down = self._trailing_down.get(working)
+        if t_up or t_down:
+            ids = {tid for _, tid in t_up.irange(maximum=(high, _MAX_ID))} if t_up else set()
+            if t_down:
+                ids.update(tid for _, tid in t_down.irange(minimum=(low, -1)))
+            found += [self[tid] for tid in ids]
         return found
+
+    def _index_trailing(self, trig: TriggerOrder) -> None:
+        up, down = _trailing_levels(trig)
+        tid = trig.trigger_id
+        if up is not None:
+            self._trailing_up.setdefault(trig.working_type, SortedList()).add((up, tid))
+        if down is not None:
+            self._trailing_down.setdefault(trig.working_type, SortedList()).add((down, tid))
+        self._trailing_levels[tid] = up, down
+
+    def _unindex_trailing(self, trig: TriggerOrder) -> None:
+        tid = trig.trigger_id
+        up, down = self._trailing_levels.pop(tid)
+        if up is not None:
+            self._trailing_up[trig.working_type].remove((up, tid))
+        if down is not None:
+            self._trailing_down[trig.working_type].remove((down, tid))
+
+
+def _trailing_levels(trig: TriggerOrder) -> tuple[int | None, int | None]:
+    """(up level, down level) of a trailing stop: the prices from which a rise or a fall
+    changes it (see ``TriggerOrder``); None where no price in that direction does."""
+    if not trig.activated:
+        if trig.is_buy:  # activates when the price falls to the activation price
+            return None, trig.activation_price
+        return trig.activation_price, None
+    if trig.is_buy:  # best = lowest: a lower price moves it, a rise to the stop fires it
+        return trig.stop_price(), trig.extreme - 1
+    return trig.extreme + 1, trig.stop_price()  # best = highest: a higher price moves it, a fall to the stop fires it
 
 
 _MAX_ID = 1 << 63

@@ -379,6 +379,7 @@ def _observe(
     done = {f[2] for f in fired}
     for tid in sorted(moved):
         trig, p = moved[tid]
+        pending.retrack(trig)
         if tid not in done:
             out.append(
                 TrailingStopMoved(
