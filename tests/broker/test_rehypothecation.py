@@ -4,11 +4,14 @@ sale for the owner's own debt; custody itself refuses everything else."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harbour.broker.commands import EncumberVirtualAsset, EncumbrancePurpose, WithdrawVirtualAsset
 from harbour.broker.custody import FORCED_SALE, WITHDRAWAL, ClientVaCustody, DebitAuthority
 from harbour.broker.events import CollateralWithdrawn
-from harbour.kernel.errors import InvariantBroken, RejectCode
+from harbour.broker.state import BrokerState
+from harbour.kernel.errors import InvariantBroken, PostingRefused, RejectCode
 from harbour.ledger.book import EXTERNAL
 
 from .helpers import BTC_100K, Broker, coins, hkd
@@ -98,3 +101,75 @@ def test_custody_ledger_holds_only_the_clients_own_lots_and_the_outside_world() 
 
     assert accounts <= {EXTERNAL, "LOT:1", "LOT:2"}
     assert all(m.beneficiary == 1 for lot in b.state.custody[1].all_lots() for m in lot.movements)
+
+
+# --- N1 in the ledger itself: "rejected by the ledger, not by policy" ---------------------------------
+
+
+@pytest.mark.parametrize("third_party", ["HOUSE", "PLEDGE:BANK-A", "FUNDING_POOL", "LOT:99", "CASH:1", 2], ids=str)
+def test_the_ledger_refuses_a_posting_that_moves_client_va_collateral_to_a_third_party(third_party: str | int) -> None:
+    b = Broker()
+    b.pure_va_client(1)  # lots 1 (10 BTC deposited) and 2 (4 BTC bought)
+    custody = b.state.custody[1]
+    before = b.hash()
+
+    with pytest.raises(PostingRefused) as refused:
+        custody.ledger.post([("LOT:1", "BTC", -coins(1)), (third_party, "BTC", coins(1))])
+
+    assert refused.value.code is C.REHYPOTHECATION_REFUSED  # the stable code, from the ledger
+    assert refused.value.detail["counterparty"] == str(third_party)
+    assert b.hash() == before  # refused before anything changed
+    assert custody.ledger_balance(1, "BTC") == coins(10)
+
+
+def test_the_ledger_refuses_a_detour_through_the_omnibus_account_to_a_third_party() -> None:
+    b = Broker()
+    b.pure_va_client(1)
+    before = b.hash()
+
+    with pytest.raises(PostingRefused):  # LOT -> EXTERNAL -> HOUSE in one transfer is still a move to the house
+        b.state.custody[1].ledger.post([("LOT:1", "BTC", -coins(1)), (EXTERNAL, "BTC", coins(1)), (EXTERNAL, "BTC", -coins(1)), ("HOUSE", "BTC", coins(1))])
+
+    assert b.hash() == before
+
+
+def test_every_lot_is_ledger_guarded_from_the_moment_it_opens_and_after_snapshot_restore() -> None:
+    b = Broker()
+    b.pure_va_client(1)
+    restored = BrokerState.decode(b.state.encode())
+
+    for state in (b.state, restored):
+        assert all(state.custody[1].ledger_guarded(lot.lot_id) for lot in state.custody[1].all_lots())
+        with pytest.raises(PostingRefused):
+            state.custody[1].ledger.post([("LOT:2", "BTC", -1), ("HOUSE", "BTC", 1)])
+    assert restored.state_hash() == b.hash()
+
+
+def test_the_two_allowed_paths_still_pass_the_ledger_guard() -> None:
+    b = Broker()
+    b.pure_va_client(1)
+
+    b.ok(WithdrawVirtualAsset(client=1, asset="BTC", qty=coins(1)))  # path (a): out to the owner through the omnibus account
+    b.mark_va("BTC", BTC_100K * 50 // 100)  # path (b): forced sale for the owner's own debt
+
+    kinds = {m.kind for lot in b.state.custody[1].all_lots() for m in lot.movements}
+    assert {"WITHDRAWAL", "FORCED_SALE"} <= kinds
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    account=st.one_of(st.text(min_size=1, max_size=12), st.integers(-5, 10**6)),
+    qty=st.integers(1, coins(10)),
+    lot=st.sampled_from(["LOT:1", "LOT:2"]),
+)
+def test_no_posting_moves_a_va_lot_to_any_account_but_the_omnibus(account: str | int, qty: int, lot: str) -> None:
+    b = Broker()
+    b.pure_va_client(1)
+    before = b.hash()
+    if account == EXTERNAL:
+        return  # the omnibus account: the one counterparty of both allowed paths (custody checks the path itself)
+
+    with pytest.raises(PostingRefused):
+        b.state.custody[1].ledger.post([(lot, "BTC", -qty), (account, "BTC", qty)])
+
+    assert b.hash() == before

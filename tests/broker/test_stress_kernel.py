@@ -86,6 +86,9 @@ def _assert_same_grid(cols: BookColumns, scen: list[Scenario], inp: StressInputs
     ref = reference_grid(cols, scen, inp)
     for name in GRID_FIELDS:
         assert np.array_equal(getattr(fast, name), getattr(ref, name)), name
+    # S3 liquidation volume by asset: the same split, and it adds up to the sale value of every scenario
+    assert np.array_equal(fast.sale_by_class, ref.sale_by_class)
+    assert np.array_equal(fast.sale_by_class.sum(axis=1), fast.sale_value.sum(axis=0))
 
 
 @settings(max_examples=300, deadline=None)

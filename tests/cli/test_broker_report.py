@@ -20,6 +20,7 @@ from harbour.sim.broker_report import (
     FRR_HEADER,
     LOG_HEADER,
     SMF_HEADER,
+    STRESS_CLIENT_HEADER,
     STRESS_HEADER,
     run_for_report,
 )
@@ -37,6 +38,7 @@ EXPECTED = {
     "6_credit_limit_audit": CREDIT_HEADER,
     "7_encumbrance_attestation": ATTEST_HEADER,
 }
+EXTRA_CSV = {"4_stress_clients": STRESS_CLIENT_HEADER}  # S3 per client, beside the stress pack
 
 
 def _report(out: Path, seed: int = SEED) -> None:
@@ -57,10 +59,12 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_writes_seven_csvs_with_expected_headers_and_markdown(report_dir: Path) -> None:
-    assert sorted(p.stem for p in report_dir.glob("*.csv")) == sorted(EXPECTED)
-    for stem, header in EXPECTED.items():
+    assert sorted(p.stem for p in report_dir.glob("*.csv")) == sorted(EXPECTED | EXTRA_CSV)
+    for stem, header in (EXPECTED | EXTRA_CSV).items():
         with (report_dir / f"{stem}.csv").open(newline="", encoding="utf-8") as f:
             assert tuple(next(csv.reader(f))) == header, stem
+        if stem in EXTRA_CSV:
+            continue
         md = (report_dir / f"{stem}.md").read_text(encoding="utf-8")
         assert f"Seed: {SEED}" in md and "As of: " in md and "State hash" in md, stem
 
@@ -80,7 +84,7 @@ def test_stdout_markdown_when_no_out_dir(tmp_path: Path, monkeypatch: pytest.Mon
     for title in ("# 1. Collateral", "# 2. Margin-call", "# 3. SMF", "# 4. Stress", "# 5. Capital (FRR)", "# 6. Credit-limit", "# 7. Collateral encumbrance"):
         assert title in result.output, title
     assert "VA_FINANCING_ENABLED" in result.output
-    assert sorted(p.stem for p in (tmp_path / "var" / "broker-report-3").glob("*.csv")) == sorted(EXPECTED)
+    assert sorted(p.stem for p in (tmp_path / "var" / "broker-report-3").glob("*.csv")) == sorted(EXPECTED | EXTRA_CSV)
 
 
 def test_attestation_lists_every_lot_and_dashboard_loans_match_state(report_dir: Path) -> None:
@@ -135,7 +139,7 @@ def test_smf_monitor_measures_liquidation_capacity_single_stocks_and_correlated_
     assert sections[("LIQUIDITY", "BTC")]["status"] == "WITHIN" and "capacity" in sections[("LIQUIDITY", "BTC")]["detail"]
     assert {code for section, code in sections if section == "SINGLE_STOCK"} == {"0005", "0700", "9988", "1810", "8001"}
     assert sections[("CORRELATED_GROUP", "HK-TECH")]["limit"] == "40.00"
-    limit_rows = [r for r in rows if r["section"] != "EXCEPTION"]  # register entries are ACTIVE or EXPIRED
+    limit_rows = [r for r in rows if r["section"] not in ("EXCEPTION", "RISK_CONFIG")]  # register entries are ACTIVE or EXPIRED
     assert all(r["status"] in ("", "WITHIN", "BREACH", "NOT_MEASURED") or r["status"].startswith("EXCEPTION_") for r in limit_rows)
 
 

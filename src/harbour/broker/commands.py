@@ -249,15 +249,42 @@ class ChangeCreditLimit(_Command, frozen=True, tag="change_credit_limit"):
     approver: str
 
 
+class SmfClientLoan(msgspec.Struct, frozen=True, kw_only=True):
+    """One client's margin loans in the broker's SMF books outside this engine (securities and every other product), HKD micro."""
+
+    client: int
+    amount: int
+
+
+class SmfGroupLoan(msgspec.Struct, frozen=True, kw_only=True):
+    """Margin loans outside this engine to members of a related group who have no account here (C2), HKD micro."""
+
+    related_group: str
+    amount: int
+
+
+class SmfSecurityMarginValue(msgspec.Struct, frozen=True, kw_only=True):
+    """The margin value of one security in the broker's SMF book outside this engine (C5), HKD micro."""
+
+    security: str
+    margin_value: int
+
+
 class RecordBookFigures(_Command, frozen=True, tag="record_book_figures"):
     """The broker's capital figures and its securities margin loan book (from the SMF books).
 
-    From the first of these the C1-C5 limits are checked on every new advance.
+    From the first of these the C1-C5 limits are checked on every new advance. The SMF
+    extract (per-client and related-group loans, per-security margin value outside this
+    engine) makes C2 count a client's loans in every product and C5 the whole margin book;
+    each record replaces the previous figures and extract as a whole.
     """
 
     shareholders_funds: int
     capital: int
     securities_margin_loans: int  # margin loans outside this engine (all non-VA products)
+    client_loans: tuple[SmfClientLoan, ...] = ()  # C2: per client, part of securities_margin_loans
+    group_loans: tuple[SmfGroupLoan, ...] = ()  # C2: related-group members without an account here, part of it too
+    security_margin_values: tuple[SmfSecurityMarginValue, ...] = ()  # C5: the SMF book's collateral outside this engine
 
 
 class RecordLimitException(_Command, frozen=True, tag="record_limit_exception"):

@@ -135,3 +135,64 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     def nav_stress_bps(self, asset: str) -> int:
         """The stress shock (a fall, in bps) applied to ``asset`` in the stressed NAV; 0 for a non-BTC/ETH asset."""
         return {"BTC": self.nav_stress_btc_bps, "ETH": self.nav_stress_eth_bps}.get(asset, 0)
+
+
+# --- what each setting is, and whose figure it is (printed in the compliance reports) -----------------
+
+HOUSE_DEFAULT: Final = "house default pending risk-committee sign-off"
+SMF_BENCHMARK: Final = "SMF Guidelines benchmark (2019)"
+REGULATORY_FLOOR: Final = "regulatory floor 60% (26EC5); the volatility haircut above it is a house default pending risk-committee sign-off"
+OPERATIONS_INPUT: Final = "operations input (HK public holiday calendar)"
+PRODUCT_CHOICE: Final = "product choice (regulation.md A1 item 15: securities-only is allowed)"
+
+PCT: Final = "pct"  # a value in bps, shown as a percentage
+DURATION: Final = "duration"  # nanoseconds
+COUNT: Final = "count"
+
+
+class Setting(msgspec.Struct, frozen=True, kw_only=True):
+    """One ``BrokerConfig`` field: the rule it serves, what it means, how to show it and whose figure it is."""
+
+    field: str
+    rule: str
+    meaning: str
+    unit: str  # PCT, DURATION, COUNT or "" (shown as is)
+    basis: str = HOUSE_DEFAULT
+
+
+SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting(field="va_haircuts", rule="V3", meaning="BTC/ETH haircut = max(60% floor, volatility haircut, size add-on)", unit="", basis=REGULATORY_FLOOR),
+    Setting(field="accept_va_collateral", rule="E2", meaning="BTC/ETH count as collateral (False = securities only)", unit="", basis=PRODUCT_CHOICE),
+    Setting(field="warning_ratio_bps", rule="M2", meaning="warning above this margin ratio R", unit=PCT),
+    Setting(field="call_ratio_bps", rule="M1/M3", meaning="margin call above this R; new financing only at or below it", unit=PCT),
+    Setting(field="forced_sale_ratio_bps", rule="M5", meaning="immediate forced sale at or above this R", unit=PCT),
+    Setting(field="equity_floor_bps", rule="M5", meaning="immediate forced sale when equity <= this share of market value", unit=PCT),
+    Setting(field="target_ratio_bps", rule="M6", meaning="a sell-out restores R to this target", unit=PCT),
+    Setting(field="sale_cost_bps", rule="M6", meaning="all-in cost rate c of a forced sale (section 2.1)", unit=PCT),
+    Setting(field="withdrawal_max_ratio_bps", rule="N1(a)", meaning="a collateral withdrawal must keep R at or below this", unit=PCT),
+    Setting(field="va_call_deadline_ns", rule="M4", meaning="VA-driven call: due within (or the next 12:00 HKT cut-off, if earlier)", unit=DURATION),
+    Setting(field="call_cutoff_minutes_hkt", rule="M4", meaning="call cut-off, minutes after midnight HKT on the next HK business day", unit=COUNT),
+    Setting(field="hk_holidays", rule="M4", meaning="HK public holidays skipped by call deadlines", unit="", basis=OPERATIONS_INPUT),
+    Setting(field="va_share_max_bps", rule="C1", meaning="VA term <= this share of the client's margin value", unit=PCT),
+    Setting(field="single_client_max_bps", rule="C2", meaning="one client's loans (all products) <= this share of shareholders' funds", unit=PCT),
+    Setting(field="related_group_max_bps", rule="C2", meaning="a related group's loans <= this share of shareholders' funds", unit=PCT),
+    Setting(field="va_book_share_max_bps", rule="C4", meaning="VA financing <= this share of total margin loans", unit=PCT),
+    Setting(field="total_loans_max_capital_bps", rule="C4", meaning="total margin loans <= this multiple of capital (10,000 bps = 1x)", unit=PCT, basis=SMF_BENCHMARK),
+    Setting(field="liquidation_participation_bps", rule="C4", meaning="book BTC/ETH collateral <= ADV x this participation x days", unit=PCT),
+    Setting(field="liquidation_days", rule="C4", meaning="days of liquidation capacity", unit=COUNT),
+    Setting(field="size_tiers", rule="C3/C5", meaning="size multiplier k by one client's holding against ADV", unit=""),
+    Setting(field="single_stock_max_bps", rule="C5", meaning="the book's margin value in one security <= this share of shareholders' funds", unit=PCT),
+    Setting(field="correlated_group_max_bps", rule="C5", meaning="the book's margin value in one correlated group <= this share of shareholders' funds", unit=PCT),
+    Setting(field="nav_stress_btc_bps", rule="K1", meaning="stressed NAV: BTC valued this much lower (26EC5)", unit=PCT),
+    Setting(field="nav_stress_eth_bps", rule="K1", meaning="stressed NAV: ETH valued this much lower (26EC5)", unit=PCT),
+    Setting(field="credit_limit_max_stressed_nav_bps", rule="K1", meaning="a limit increase needs new limit <= this share of the stressed NAV", unit=PCT),
+    Setting(field="interest_rate_bps", rule="M8/L", meaning="margin-loan interest a year, part of the loan L", unit=PCT),
+    Setting(field="credit_review_period_ns", rule="K1", meaning="credit-limit review at least every", unit=DURATION),
+    Setting(field="review_va_loan_share_bps", rule="K1", meaning="review due when the VA loan exceeds this share of the limit", unit=PCT),
+    Setting(field="review_call_window_ns", rule="K1", meaning="review due after two calls within", unit=DURATION),
+    Setting(field="review_large_transfer_bps", rule="K1", meaning="review due after one transfer worth more than this share of the limit", unit=PCT),
+    Setting(field="custody_statement_max_age_days", rule="N2", meaning="new financing needs a custody statement at most this many days old", unit=COUNT),
+    Setting(field="va_feed_stale_ns", rule="V2", meaning="a VA feed older than this is stale", unit=DURATION),
+    Setting(field="va_feed_max_deviation_bps", rule="V2", meaning="primary vs reference median above this is divergent", unit=PCT),
+    Setting(field="va_min_reference_feeds", rule="V2", meaning="reference venues needed to confirm the primary", unit=COUNT),
+)

@@ -17,6 +17,12 @@ Invariants:
   another client's debt) is answered with REHYPOTHECATION_REFUSED by
   ``authorise_debit``; a caller that calls ``debit`` without authorisation is a bug
   and raises ``InvariantBroken``.
+* The ledger itself guards every lot (N1 "rejected by the ledger, not by policy"):
+  each ``LOT:<id>`` account is debit-restricted to ``EXTERNAL`` (the VATP omnibus
+  account, through which both allowed paths leave) from the moment it opens, so a
+  posting that moves a lot's VA to any other account (the house, a pledgee, another
+  client's lot) is refused by ``Ledger.post`` with ``PostingRefused`` carrying
+  REHYPOTHECATION_REFUSED and changes nothing, whoever builds it.
 """
 
 from __future__ import annotations
@@ -98,6 +104,11 @@ class ClientVaCustody:
     def ledger_balance(self, lot_id: int, asset: str) -> int:
         return self._ledger.balance(lot_account(lot_id), asset)
 
+    def ledger_guarded(self, lot_id: int) -> bool:
+        """N1: the sub-ledger itself lets this lot's VA leave only to ``EXTERNAL`` (refusing anything else)."""
+        guard = self._ledger.debit_restriction(lot_account(lot_id))
+        return guard is not None and guard[0] == frozenset({EXTERNAL}) and guard[1] == RejectCode.REHYPOTHECATION_REFUSED
+
     @property
     def ledger(self) -> Ledger:
         """The sub-ledger, for invariant checks only (read-only by convention)."""
@@ -111,6 +122,7 @@ class ClientVaCustody:
             raise InvariantBroken(f"bad lot credit {kind} {lot_id} {qty}")
         lot = Lot(lot_id, asset, cost_price)
         self._lots[lot_id] = lot
+        self._ledger.restrict_debits(lot_account(lot_id), (EXTERNAL,), RejectCode.REHYPOTHECATION_REFUSED)  # N1, in the ledger
         postings = [(EXTERNAL, asset, -qty), (lot_account(lot_id), asset, qty)]
         transfer_id = self._ledger.post(postings)
         lot.qty = qty

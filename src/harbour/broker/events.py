@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import msgspec
 
-from harbour.broker.commands import FeedPrice
+from harbour.broker.commands import FeedPrice, SmfClientLoan, SmfGroupLoan, SmfSecurityMarginValue
 from harbour.broker.config import BrokerConfig
 
 
@@ -318,6 +318,9 @@ class BookFiguresRecorded(_Event, frozen=True, tag="book_figures_recorded"):
     shareholders_funds: int
     capital: int
     securities_margin_loans: int
+    client_loans: tuple[SmfClientLoan, ...] = ()
+    group_loans: tuple[SmfGroupLoan, ...] = ()
+    security_margin_values: tuple[SmfSecurityMarginValue, ...] = ()
 
 
 class LimitExceptionRecorded(_Event, frozen=True, tag="limit_exception_recorded"):

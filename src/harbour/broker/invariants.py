@@ -64,6 +64,8 @@ def check_lots_only_left_by_allowed_paths(st: BrokerState) -> list[Finding]:
             where = f"client {owner} lot {lot.lot_id}"
             if lot.rehypothecable:
                 findings.append(Finding("lots_allowed_paths", f"{where} is marked rehypothecable"))
+            if not custody.ledger_guarded(lot.lot_id):
+                findings.append(Finding("lots_allowed_paths", f"{where} is not debit-restricted to EXTERNAL in its ledger"))
             history = sum(m.qty for m in lot.movements)
             ledger = custody.ledger_balance(lot.lot_id, lot.asset)
             if not lot.qty == history == ledger or lot.qty < 0:

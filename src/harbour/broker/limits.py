@@ -8,22 +8,29 @@ a new advance:
 
 * ``C1`` VA term (sum of the BTC/ETH margin-value terms) <= 50% of the client's margin
   value (house view).
-* ``C2_CLIENT`` the client's margin loans (the engine's VA loan) <= 20% of shareholders'
-  funds; ``C2_GROUP`` the loans of the client's related group (clients registered with
-  the same ``related_group``) <= 20% of shareholders' funds.
+* ``C2_CLIENT`` the client's margin loans in every product (the engine's VA loan plus its
+  loans in the SMF books outside this engine, from the recorded SMF extract) <= 20% of
+  shareholders' funds; ``C2_GROUP`` the loans of the client's related group (clients
+  registered with the same ``related_group``, each with its SMF loans, plus the recorded
+  loans to group members without an account here) <= 20% of shareholders' funds.
 * ``C4_VA_SHARE`` total VA financing <= 15% of total margin loans (VA loans plus the
   recorded securities margin loans); ``C4_TOTAL_LOANS`` total margin loans <= 5 x capital;
   ``C4_LIQUIDITY`` the book's BTC (ETH) collateral, every client's holding after the
   purchase, <= one day of liquidation capacity: ADV x 20% participation x 1 day, checked
   for the asset bought once its ADV is recorded (``RecordAverageDailyVolume``).
-* ``C5_STOCK`` the book's margin value in one security (all clients, effective ratio)
-  <= 20% of shareholders' funds; ``C5_GROUP`` in one correlated group (securities listed
+* ``C5_STOCK`` the book's margin value in one security (all clients here, effective ratio,
+  plus the recorded margin value of the SMF book outside this engine) <= 20% of
+  shareholders' funds; ``C5_GROUP`` in one correlated group (securities listed
   with the same ``correlation_group``) <= 40%. An advance is refused while a security
   (group) the client holds as collateral is above its limit: no new lending against it.
   A security or group the client does not hold does not stop its advance.
 
 The limits are in force from the first ``RecordBookFigures``: C2, C4 and C5 are measured
 against those figures, and before them the book is not known (see docs/decisions.md).
+The broker's securities margin book lives in its SMF system, not here: this engine holds
+the VA loans and the collateral pledged to them. C2 (all products) and C5 (the whole book)
+therefore add the SMF extract recorded with the book figures; an empty extract means
+this engine's book is the whole book (and the SMF monitor says which basis it used).
 C3 (size multiplier k by holding against ADV) and the C5 size haircut for stocks are part
 of the valuation (``valuation.size_k_bps``), the V3 size add-on part of the haircut.
 
@@ -100,14 +107,29 @@ def liquidation_capacity(st: BrokerState, asset: str) -> int | None:
     return div_round_down(adv.qty * st.config.liquidation_participation_bps, BPS) * st.config.liquidation_days
 
 
-def security_margin_values(st: BrokerState) -> dict[str, int]:
-    """C5: the book's margin value (house view, effective ratio) in each security, all clients."""
+def security_margin_values(st: BrokerState, *, with_smf: bool = True) -> dict[str, int]:
+    """C5: the book's margin value (house view, effective ratio) in each security: all clients here, plus
+    (``with_smf``) the SMF book's margin value outside this engine as last recorded."""
     out: dict[str, int] = {}
     for cid in st.clients:
         for p in positions(st, cid):
             if p.kind == SECURITY:
                 out[p.instrument] = out.get(p.instrument, 0) + margin_term(p.value, p.margin_ratio_bps)
+    if with_smf and st.book is not None:
+        for row in st.book.security_margin_values:
+            out[row.security] = out.get(row.security, 0) + row.margin_value
     return out
+
+
+def client_all_loans(st: BrokerState, client: int, loan: int) -> int:
+    """C2: a client's margin loans in every product: ``loan`` here plus its recorded SMF loans."""
+    return loan + (st.book.smf_client_loan(client) if st.book is not None else 0)
+
+
+def group_all_loans(st: BrokerState, related_group: str, loans: dict[int, int]) -> int:
+    """C2: a related group's loans: each member's here (``loans``) and in the SMF books, plus members without an account here."""
+    members = sum(client_all_loans(st, c, loans[c]) for c, other in st.clients.items() if other.related_group == related_group)
+    return members + (st.book.smf_group_loan(related_group) if st.book is not None else 0)
 
 
 def group_margin_values(st: BrokerState, by_security: dict[str, int]) -> dict[str, int]:
@@ -145,10 +167,11 @@ def breaches(st: BrokerState, client: Client, adjust: dict[str, int], financed: 
     loans = {c: st.loan(c) for c in st.clients}
     loans[cid] += financed
     client_cap = div_round_down(book.shareholders_funds * cfg.single_client_max_bps, BPS)
-    if loans[cid] > client_cap:
-        found.append(Breach(C2_CLIENT, loans[cid], client_cap))
+    all_loans = client_all_loans(st, cid, loans[cid])
+    if all_loans > client_cap:
+        found.append(Breach(C2_CLIENT, all_loans, client_cap))
     if client.related_group:
-        group_loans = sum(loans[c] for c, other in st.clients.items() if other.related_group == client.related_group)
+        group_loans = group_all_loans(st, client.related_group, loans)
         group_cap = div_round_down(book.shareholders_funds * cfg.related_group_max_bps, BPS)
         if group_loans > group_cap:
             found.append(Breach(C2_GROUP, group_loans, group_cap))
@@ -213,6 +236,32 @@ def applied_events(seq: int, ts: int, client: int, used: list[tuple[Breach, Limi
 # --- handlers -----------------------------------------------------------------------------
 
 
+def _smf_extract_problem(st: BrokerState, cmd: RecordBookFigures) -> Problem | None:
+    """Why the SMF extract of ``cmd`` cannot be recorded, or None."""
+    amounts = [("client loan", r.amount) for r in cmd.client_loans] + [("group loan", r.amount) for r in cmd.group_loans]
+    amounts += [("security margin value", r.margin_value) for r in cmd.security_margin_values]
+    for field, value in amounts:
+        if value < 0:
+            return C.INVALID_PARAMETER, {"problem": f"SMF extract: a {field} must not be negative, got {value}"}
+        if value > MAX_CASH:
+            return C.AMOUNT_TOO_LARGE, {"field": f"SMF extract {field}", "value": value, "ceiling": MAX_CASH}
+    clients = [r.client for r in cmd.client_loans]
+    groups = [r.related_group for r in cmd.group_loans]
+    codes = [r.security for r in cmd.security_margin_values]
+    if any(c <= 0 for c in clients) or any(not g.strip() for g in groups):
+        return C.INVALID_PARAMETER, {"problem": "SMF extract: client ids must be positive and group names non-empty"}
+    for what, keys in (("client", clients), ("related group", groups), ("security", codes)):
+        if len(set(keys)) != len(keys):
+            return C.INVALID_PARAMETER, {"problem": f"SMF extract: a {what} appears twice"}
+    for code in codes:
+        if code not in st.securities:
+            return C.UNKNOWN_SECURITY, {"security": code}
+    loans = sum(r.amount for r in cmd.client_loans) + sum(r.amount for r in cmd.group_loans)
+    if loans > cmd.securities_margin_loans:
+        return C.INVALID_PARAMETER, {"problem": f"SMF extract: client and group loans {loans} exceed the securities margin loan book {cmd.securities_margin_loans}"}
+    return None
+
+
 def record_book_figures(st: BrokerState, seq: int, ts: int, cmd: RecordBookFigures, out: list[object]) -> None:
     name = "record_book_figures"
     for field, value in (("shareholders funds", cmd.shareholders_funds), ("capital", cmd.capital)):
@@ -226,8 +275,18 @@ def record_book_figures(st: BrokerState, seq: int, ts: int, cmd: RecordBookFigur
     if cmd.securities_margin_loans < 0:
         out.append(rejected(seq, ts, name, C.INVALID_PARAMETER, problem="securities margin loans must not be negative"))
         return
-    st.book = BookFigures(shareholders_funds=cmd.shareholders_funds, capital=cmd.capital, securities_margin_loans=cmd.securities_margin_loans, recorded_ts_ns=ts)
-    out.append(BookFiguresRecorded(seq=seq, ts_ns=ts, shareholders_funds=cmd.shareholders_funds, capital=cmd.capital, securities_margin_loans=cmd.securities_margin_loans))
+    problem = _smf_extract_problem(st, cmd)
+    if problem is not None:
+        out.append(rejected(seq, ts, name, problem[0], **problem[1]))
+        return
+    st.book = BookFigures(
+        shareholders_funds=cmd.shareholders_funds, capital=cmd.capital, securities_margin_loans=cmd.securities_margin_loans, recorded_ts_ns=ts,
+        client_loans=cmd.client_loans, group_loans=cmd.group_loans, security_margin_values=cmd.security_margin_values,
+    )  # fmt: skip
+    out.append(BookFiguresRecorded(
+        seq=seq, ts_ns=ts, shareholders_funds=cmd.shareholders_funds, capital=cmd.capital, securities_margin_loans=cmd.securities_margin_loans,
+        client_loans=cmd.client_loans, group_loans=cmd.group_loans, security_margin_values=cmd.security_margin_values,
+    ))  # fmt: skip
 
 
 def record_limit_exception(st: BrokerState, seq: int, ts: int, cmd: RecordLimitException, out: list[object]) -> None:

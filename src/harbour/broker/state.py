@@ -27,6 +27,7 @@ from typing import Final
 import msgspec
 
 from harbour.broker.clients import Client
+from harbour.broker.commands import SmfClientLoan, SmfGroupLoan, SmfSecurityMarginValue
 from harbour.broker.config import BrokerConfig
 from harbour.broker.custody import ClientVaCustody
 from harbour.ledger.book import EXTERNAL as EXTERNAL
@@ -83,12 +84,31 @@ class VaMark(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class BookFigures(msgspec.Struct, frozen=True, kw_only=True):
-    """The broker's capital figures and non-VA margin loan book, as last recorded (C2, C4)."""
+    """The broker's capital figures, non-VA margin loan book and SMF extract, as last recorded (C2, C4, C5)."""
 
     shareholders_funds: int
     capital: int
     securities_margin_loans: int
     recorded_ts_ns: int
+    client_loans: tuple[SmfClientLoan, ...] = ()
+    group_loans: tuple[SmfGroupLoan, ...] = ()
+    security_margin_values: tuple[SmfSecurityMarginValue, ...] = ()
+
+    def smf_client_loan(self, client: int) -> int:
+        """C2: the client's margin loans in the SMF books outside this engine (0 if none recorded)."""
+        return sum(row.amount for row in self.client_loans if row.client == client)
+
+    def smf_group_loan(self, related_group: str) -> int:
+        """C2: loans outside this engine to members of ``related_group`` with no account here."""
+        return sum(row.amount for row in self.group_loans if row.related_group == related_group)
+
+    def smf_security_margin_value(self, security: str) -> int:
+        """C5: the margin value of ``security`` in the SMF book outside this engine."""
+        return sum(row.margin_value for row in self.security_margin_values if row.security == security)
+
+    @property
+    def has_smf_extract(self) -> bool:
+        return bool(self.client_loans or self.group_loans or self.security_margin_values)
 
 
 class LimitException(msgspec.Struct, frozen=True, kw_only=True):

@@ -39,8 +39,10 @@ Per client and scenario (S3), every figure an integer in HKD micro-units or bps:
     A client that sold nothing on the path has its blocked deficit. Prices never rise
     along a path, so selling earlier never loses against the close-out; the class
     rounding can, by a few micro-units, so the allowed deficit is capped at the blocked.
-* Book: clients in call and in forced sale, total sale value, total deficit per mode
-  against the excess liquid capital; the top clients by blocked deficit.
+* Book: clients in call and in forced sale, total sale value and its split by class
+  (BTC, ETH, securities: the S3 liquidation volume, compared with ADV in the report),
+  total deficit per mode against the excess liquid capital; the top clients by blocked
+  deficit.
 
 int64 safety. The snapshot refuses any client whose market value, loan, cash or credit
 limit is not below 2^62 (``MAX_CLIENT_TOTAL``), and any column outside the broker's
@@ -374,6 +376,13 @@ class ScenarioResult(msgspec.Struct, frozen=True, kw_only=True):
     exceeds_capital_allowed: bool
     exceeds_capital_blocked: bool
     top_deficit_clients: tuple[tuple[int, int], ...]  # (client, blocked deficit), largest first, at most 10
+    # S3 liquidation volume: the sale value split by class (HKD micro, sums to sale_value) and the BTC/ETH
+    # quantities it sells at the scenario's final prices (VA units, 1e-8 coin, rounded up)
+    sale_btc: int = 0
+    sale_eth: int = 0
+    sale_securities: int = 0
+    sale_btc_units: int = 0
+    sale_eth_units: int = 0
 
 
 class StressReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -402,6 +411,7 @@ class StressGrid:
     sale_value: I64
     deficit_allowed: I64
     deficit_blocked: I64
+    sale_by_class: I64  # (k, 3): the book's sale value per scenario in BTC, ETH and securities (HKD micro)
 
 
 GRID_FIELDS: Final = ("market_value", "margin_value", "ratio_bps", "in_call", "forced", "sale_value", "deficit_allowed", "deficit_blocked")
@@ -502,8 +512,11 @@ def _va_at(units: I64, u_hi: I64, u_lo: I64, prices: I64, out: I64) -> None:
     out += (u_lo[:, None] * p_lo[None, :]) // VA_UNITS_PER_COIN
 
 
-def _final_figures(book: _Book, cols: BookColumns, shocks: I64, inp: StressInputs) -> dict[str, npt.NDArray[np.int64] | BOOL]:
-    """Post-shock figures, calls, forced sales, the closed-form sale and the blocked deficit, (n, k) each."""
+def _final_figures(book: _Book, cols: BookColumns, shocks: I64, inp: StressInputs, by_class: I64) -> dict[str, npt.NDArray[np.int64] | BOOL]:
+    """Post-shock figures, calls, forced sales, the closed-form sale and the blocked deficit, (n, k) each.
+
+    The sale value of each class is added to ``by_class`` ((k, 3): BTC, ETH, securities per scenario).
+    """
     n, k = book.n, int(shocks.shape[0])
     values = np.empty((len(CLASSES), n, k), dtype=np.int64)  # BTC, ETH, securities: one flat gather picks a cell's class
     margins = np.empty_like(values)
@@ -542,6 +555,9 @@ def _final_figures(book: _Book, cols: BookColumns, shocks: I64, inp: StressInput
             [book.mrs_ordered[:, slot][rows] for slot in range(len(CLASSES))], inp,
         )
         sale.reshape(-1)[idx] = sold[0] + sold[1] + sold[2]
+        scenario_of = idx % k
+        for slot in range(len(CLASSES)):
+            np.add.at(by_class, (scenario_of, book.order[:, slot][rows]), sold[slot])
     return {
         "market_value": mval, "margin_value": mv, "ratio_bps": ratio, "in_call": in_call, "forced": forced,
         "sale_value": sale, "deficit_blocked": blocked,
@@ -607,12 +623,13 @@ def stress_grid(cols: BookColumns, scenarios: Sequence[Scenario], inputs: Stress
     every_row = slow.size == 0
     make = np.empty if every_row else np.zeros  # every cell is written below when every row is in the kernel
     out: dict[str, npt.NDArray[Any]] = {name: make((n, k), dtype=np.bool_ if name in ("in_call", "forced") else np.int64) for name in GRID_FIELDS}
+    by_class = np.zeros((k, len(CLASSES)), dtype=np.int64)
     for lo in range(0, book.n, _BLOCK_ROWS):
         block = book.block(lo, lo + _BLOCK_ROWS)
         rows = slice(lo, lo + block.n) if every_row else block.rows
         for start in range(0, k, _CHUNK):
             part = scenarios[start : start + _CHUNK]
-            figs = _final_figures(block, cols, _shocks(part), inputs)
+            figs = _final_figures(block, cols, _shocks(part), inputs, by_class[start : start + len(part)])
             for name, values in figs.items():
                 out[name][rows, start : start + len(part)] = values
     out["deficit_allowed"][...] = out["deficit_blocked"]
@@ -631,7 +648,8 @@ def stress_grid(cols: BookColumns, scenarios: Sequence[Scenario], inputs: Stress
                 cell = reference_cell(row, cols.btc_price, cols.eth_price, s, inputs)
                 for name in GRID_FIELDS:
                     out[name][i, j] = getattr(cell, name)
-    return StressGrid(loan=cols.loan, **out)
+                by_class[j] += np.array(cell.sale_by_class, dtype=np.int64)
+    return StressGrid(loan=cols.loan, sale_by_class=by_class, **out)
 
 
 def run_stress(cols: BookColumns, inputs: StressInputs, scenarios: Sequence[Scenario] = LIBRARY, *, top: int = 10) -> tuple[StressReport, StressGrid]:
@@ -644,6 +662,9 @@ def run_stress(cols: BookColumns, inputs: StressInputs, scenarios: Sequence[Scen
         db = int(grid.deficit_blocked[:, j].sum())
         col = grid.deficit_blocked[:, j]
         worst = np.argsort(-col, kind="stable")[:top]
+        sale_btc, sale_eth, sale_sec = (int(v) for v in grid.sale_by_class[j])
+        btc_at = cols.btc_price * (BPS + s.final.btc_bps) // BPS
+        eth_at = cols.eth_price * (BPS + s.final.eth_bps) // BPS
         results.append(
             ScenarioResult(
                 scenario=s.name, btc_shock_bps=s.btc_shock_bps, eth_shock_bps=s.eth_shock_bps, equity_shock_bps=s.equity_shock_bps,
@@ -651,6 +672,9 @@ def run_stress(cols: BookColumns, inputs: StressInputs, scenarios: Sequence[Scen
                 sale_value=int(grid.sale_value[:, j].sum()), deficit_allowed=da, deficit_blocked=db,
                 clients_with_deficit=int((col > 0).sum()), exceeds_capital_allowed=da > capital, exceeds_capital_blocked=db > capital,
                 top_deficit_clients=tuple((int(cols.client_ids[i]), int(col[i])) for i in worst if col[i] > 0),
+                sale_btc=sale_btc, sale_eth=sale_eth, sale_securities=sale_sec,
+                sale_btc_units=-(-sale_btc * VA_UNITS_PER_COIN // btc_at) if btc_at > 0 else 0,
+                sale_eth_units=-(-sale_eth * VA_UNITS_PER_COIN // eth_at) if eth_at > 0 else 0,
             )
         )
     report = StressReport(state_hash=cols.state_hash, clients=cols.n, inputs=inputs, scenarios=tuple(scenarios), results=tuple(results))

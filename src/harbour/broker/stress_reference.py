@@ -46,6 +46,7 @@ class Cell(NamedTuple):
     sale_value: int
     deficit_allowed: int
     deficit_blocked: int
+    sale_by_class: tuple[int, int, int] = (0, 0, 0)  # the sale value in BTC, ETH and securities (sums to sale_value)
 
 
 def rows_of(cols: BookColumns, rows: Sequence[int]) -> list[ClientRow]:
@@ -114,7 +115,8 @@ def reference_cell(row: ClientRow, btc_price: int, eth_price: int, scenario: Sce
     r = ratio_bps(loan, mv)
     mrs = [row.btc_mr, row.eth_mr, basket_margin_ratio(row)]
     forced = _past_m5_line(loan, cash, mv, mval, inp)
-    sale = sum(class_sale(loan, cash, mv, vals, margins, mrs, inp)[2]) if forced else 0
+    by_class = class_sale(loan, cash, mv, vals, margins, mrs, inp)[2] if forced else [0, 0, 0]
+    sale = sum(by_class)
     blocked = max(0, loan - cash - mval * keep // BPS)
 
     bases = [va_value(row.btc_units, btc_price), va_value(row.eth_units, eth_price), sum(q * p for q, p, _ in row.positions)]
@@ -136,7 +138,7 @@ def reference_cell(row: ClientRow, btc_price: int, eth_price: int, scenario: Sce
     return Cell(
         market_value=mval, margin_value=mv, ratio_bps=NO_MARGIN_VALUE if r is None else min(r, RATIO_CAP_BPS),
         in_call=row.loan * BPS > inp.call_ratio_bps * mv or row.loan > row.credit_limit, forced=forced,
-        sale_value=sale, deficit_allowed=allowed, deficit_blocked=blocked,
+        sale_value=sale, deficit_allowed=allowed, deficit_blocked=blocked, sale_by_class=(by_class[0], by_class[1], by_class[2]),
     )  # fmt: skip
 
 
@@ -146,12 +148,14 @@ def reference_grid(cols: BookColumns, scenarios: Sequence[Scenario], inputs: Str
     out: dict[str, npt.NDArray[Any]] = {
         name: np.zeros((n, k), dtype=np.bool_ if name in ("in_call", "forced") else np.int64) for name in GRID_FIELDS
     }
+    by_class = np.zeros((k, 3), dtype=np.int64)
     for i, row in enumerate(rows_of(cols, range(n))):
         for j, s in enumerate(scenarios):
             cell = reference_cell(row, cols.btc_price, cols.eth_price, s, inputs)
             for name in GRID_FIELDS:
                 out[name][i, j] = getattr(cell, name)
-    return StressGrid(loan=cols.loan, **out)
+            by_class[j] += np.array(cell.sale_by_class, dtype=np.int64)
+    return StressGrid(loan=cols.loan, sale_by_class=by_class, **out)
 
 
 # --- the broker's own valuation at shocked prices ---------------------------------------------------------

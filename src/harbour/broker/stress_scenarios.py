@@ -135,7 +135,10 @@ HYPOTHETICAL_SCENARIOS: Final[tuple[Scenario, ...]] = (
     instantaneous("BTC/ETH -20%", -2_000, -2_000),
     instantaneous("BTC/ETH -40%", -4_000, -4_000),
     instantaneous("BTC/ETH -60%", -6_000, -6_000),
-    instantaneous("BTC/ETH -50% over a weekend, HKEX closed", -5_000, -5_000, note="run blocked for the securities leg"),
+    instantaneous(
+        "BTC/ETH -50% over a weekend, HKEX closed", -5_000, -5_000,
+        note="one step: nothing is sold before the close-out in either mode (allowed = blocked); sale_value is the sell-out due at the final prices",
+    ),
     instantaneous("Equity -15% with BTC/ETH -40%", -4_000, -4_000, -1_500),
     instantaneous("ETH = 1.5x BTC (BTC -30%)", -3_000, -4_500),
 )

@@ -10,6 +10,8 @@ Exit codes: 0 healthy; 1 an invariant failed or a replay checkpoint mismatched;
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -19,14 +21,25 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harbour.broker import VA_UNITS_PER_COIN
+from harbour.broker import VA_UNITS_PER_COIN, BrokerConfig
 from harbour.cli.serve import serve as serve_command
 from harbour.journal import CommandCodec, Sequencer, recover
 from harbour.journal import replay as replay_journal
 from harbour.kernel.errors import HarbourError
 from harbour.kernel.money import MICRO, format_units
-from harbour.sim.broker_report import build_reports, default_report_dir, iso, run_for_report, write_reports
-from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, run_broker_simulation
+from harbour.sim.broker_report import (
+    MET_BY_CLIENT,
+    MET_BY_FORCED_SALE,
+    MET_BY_MARKET,
+    build_reports,
+    call_outcomes,
+    configuration_summary,
+    default_report_dir,
+    iso,
+    run_for_report,
+    write_reports,
+)
+from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, load_broker_config, run_broker_simulation
 from harbour.sim.clock import NS_PER_SECOND, SESSION_START_NS
 from harbour.sim.harness import (
     JOURNAL_FILE_NAME,
@@ -54,7 +67,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(highlight=False)
+# Reports written to a file or a pipe are read whole, not in an 80-column terminal: wide enough
+# for the stress and broker tables unwrapped (COLUMNS, when set, still wins).
+console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
 broker_app = typer.Typer(name="broker", help="The VA margin-financing broker: simulate a seeded book through a VA crash; print its compliance reports.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.command(name="serve")(serve_command)
@@ -310,6 +325,21 @@ def replay(
 
 # --- broker ---------------------------------------------------------------------------------
 
+_BROKER_CONFIG_HELP = ("Risk configuration, a JSON object of BrokerConfig fields (e.g. {\"single_stock_max_bps\": 1500}); "
+                       "fields left out keep the house defaults pending risk-committee sign-off.")
+
+
+def _broker_config(path: Path | None, command: str) -> BrokerConfig | None:
+    """The risk configuration of ``--config FILE``, or None (house defaults); exits with EXIT_ERROR if unreadable or refused."""
+    if path is None:
+        return None
+    try:
+        return load_broker_config(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"{command}: {exc}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
 
 @broker_app.command("simulate")
 def broker_simulate(
@@ -319,9 +349,11 @@ def broker_simulate(
     capital: Annotated[int, typer.Option(min=0, help="Excess liquid capital, whole HKD (the S3/S4 comparison line).")] = 3_000_000,
     slippage_bps: Annotated[int, typer.Option(min=0, max=5_000, help="Liquidation slippage in the stress run, bps.")] = 200,
     show: Annotated[int, typer.Option(min=0, help="Rows shown per event table.")] = 15,
+    broker_config: Annotated[Path | None, typer.Option("--config", help=_BROKER_CONFIG_HELP)] = None,
 ) -> None:
     """Run a seeded book through the broker engine and a VA crash; print warnings, calls, sales and the stress table."""
-    config = BrokerSimConfig(seed=seed, clients=clients, hours=hours, excess_liquid_capital=capital * MICRO, slippage_bps=slippage_bps)
+    config = BrokerSimConfig(seed=seed, clients=clients, hours=hours, excess_liquid_capital=capital * MICRO, slippage_bps=slippage_bps,
+                             broker_config=_broker_config(broker_config, "broker simulate"))
     with console.status(f"simulating broker book, seed {seed}"):
         result = run_broker_simulation(config)
     _print_broker(result, show)
@@ -344,9 +376,11 @@ def broker_report(
         typer.Option("--custody-statement", help="External custody statement (CSV client,asset,qty) to reconcile the final book against (N2)."),
     ] = None,
     statement_date: Annotated[str, typer.Option(help="Date of the custody statement, YYYY-MM-DD (default: the as-of HKT date).")] = "",
+    broker_config: Annotated[Path | None, typer.Option("--config", help=_BROKER_CONFIG_HELP)] = None,
 ) -> None:
     """Run the seeded broker simulation and write the compliance reports of regulation.md (c) items 1-7 as Markdown and CSV."""
-    config = BrokerSimConfig(seed=seed, clients=clients, hours=hours, excess_liquid_capital=capital * MICRO, slippage_bps=slippage_bps)
+    config = BrokerSimConfig(seed=seed, clients=clients, hours=hours, excess_liquid_capital=capital * MICRO, slippage_bps=slippage_bps,
+                             broker_config=_broker_config(broker_config, "broker report"))
     try:
         run = run_for_report(config, statement=custody_statement, statement_date=statement_date)
     except (OSError, ValueError) as exc:
@@ -393,11 +427,19 @@ def _print_broker(r: BrokerSimResult, show: int) -> None:
         summary.add_row("BTC low / end vs start", f"{min(r.btc_path) / r.btc_path[0] - 1:+.1%} / {r.btc_path[-1] / r.btc_path[0] - 1:+.1%}")
     summary.add_row("commands / rejects", f"{r.commands:,} / {r.rejects:,}")
     summary.add_row("warnings (M2)", f"{len(r.warnings):,}")
-    summary.add_row("margin calls (M3) / met", f"{len(r.calls):,} / {len(r.calls_met):,}")
-    summary.add_row("forced sales (M5)", f"{len(r.forced_sales):,}")
-    summary.add_row("collateral sold (M6/M7 fills)", f"{len(r.sales):,}")
-    summary.add_row("bad debts (M8), HKD", f"{len(r.bad_debts):,} / {_money(sum(b.amount for b in r.bad_debts), 0)}")
+    outcomes = list(call_outcomes(r.events).values())
+    open_calls = len(r.calls) - len(outcomes)
+    summary.add_row("margin calls issued (M3)", f"{len(r.calls):,}")
+    summary.add_row(
+        "  met by client top-up / forced sale / price or limit; open",
+        f"{outcomes.count(MET_BY_CLIENT):,} / {outcomes.count(MET_BY_FORCED_SALE):,} / {outcomes.count(MET_BY_MARKET):,}; {open_calls:,}",
+    )
+    summary.add_row("forced sales started (M5)", f"{len(r.forced_sales):,}")
+    summary.add_row("collateral sale fills (M6/M7)", f"{len(r.sales):,}")
+    summary.add_row("bad debts booked (M8): count / HKD", f"{len(r.bad_debts):,} / {_money(sum(b.amount for b in r.bad_debts), 0)}")
     console.print(summary)
+    if r.final_state is not None:
+        console.print(f"risk configuration: {configuration_summary(r.final_state.config)}", soft_wrap=True)
 
     events = Table(title="Warnings and margin calls", title_justify="left")
     for col in ("seq", "client", "event", "cause", "R", "shortfall (HKD)"):
@@ -423,13 +465,21 @@ def _print_broker(r: BrokerSimResult, show: int) -> None:
             f"excess liquid capital HKD {_money(rep.inputs.excess_liquid_capital, 0)}",
             title_justify="left",
         )
-        for col in ("scenario", "BTC", "ETH", "equity", "in call", "forced", "sale (HKD)", "deficit allowed", "deficit blocked", "vs capital"):
+        book = r.book_before_crash
+        adv: dict[str, int] = {a: book.average_daily_volumes[a].qty for a in ("BTC", "ETH") if book is not None and a in book.average_daily_volumes}
+
+        def of_adv(asset: str, sold: int) -> str:
+            return f"{sold * 100 / adv[asset]:.1f}%" if adv.get(asset) else "n/a"
+
+        cols = ("scenario", "BTC", "ETH", "equity", "in call", "forced", "sale (HKD)", "BTC/ETH sold % ADV", "deficit allowed", "deficit blocked", "vs capital")
+        for col in cols:
             table.add_column(col, justify="left" if col == "scenario" else "right")
         for res in rep.results:
             breach = "[bold red]EXCEEDS[/]" if res.exceeds_capital_blocked else "[green]within[/]"
             table.add_row(
                 res.scenario, _pct(res.btc_shock_bps), _pct(res.eth_shock_bps), _pct(res.equity_shock_bps),
                 str(res.clients_in_call), str(res.clients_forced), _money(res.sale_value, 0),
+                f"{of_adv('BTC', res.sale_btc_units)} / {of_adv('ETH', res.sale_eth_units)}",
                 _money(res.deficit_allowed, 0), _money(res.deficit_blocked, 0), breach,
             )
         console.print(table)
@@ -445,10 +495,10 @@ def _print_broker(r: BrokerSimResult, show: int) -> None:
             )
     if r.stress_runs:
         runs = Table(title="Stress reruns (S1: end of day and BTC/ETH moves of 5% within an hour)", title_justify="left")
-        for col in ("time (UTC)", "trigger", "BTC (HKD)", "worst scenario", "worst deficit blocked (HKD)", "above capital", "reverse stress"):
+        for col in ("time (UTC)", "trigger", "BTC (HKD)", "worst scenario", "worst deficit blocked (HKD)", "scenarios above capital", "reverse stress"):
             runs.add_column(col, justify="right" if col not in ("trigger", "worst scenario") else "left")
         for run in r.stress_runs[:show]:
-            reverse = "none to -100%" if run.reverse_shock_bps is None else f"-{run.reverse_shock_bps / 100:.2f}%"
+            reverse = "not reached at -100%" if run.reverse_shock_bps is None else f"-{run.reverse_shock_bps / 100:.2f}%"
             runs.add_row(
                 _broker_time(run.ts_ns), run.trigger, _money(run.btc_price, 0), run.worst_scenario, _money(run.worst_deficit_blocked, 0),
                 str(run.scenarios_exceeding_capital), reverse,
@@ -599,7 +649,7 @@ def _print_stress(rep: VenueStressReport, recorded_seq: int | None, directory: P
         c = r.case
         verdict = "[green]covered[/]" if r.cover2_covered else "[bold red]ADL needed[/]"
         table.add_row(
-            c.scenario, c.window, c.direction.lower(), _bps(c.btc_bps), _bps(c.eth_bps), str(r.accounts_in_default),
+            c.scenario, c.window, c.move, _bps(c.btc_bps), _bps(c.eth_bps), str(r.accounts_in_default),
             _money(r.total_loss, 0), who(r, 0), who(r, 1), _money(r.fund_used, 0), _money(r.tranche_used, 0),
             _money(r.adl, 0), f"{_money(r.cover2_loss, 0)} {verdict}",
         )

@@ -10,6 +10,7 @@ A code is never renumbered or reused; a retired code stays, marked deprecated.
 Exception tree:
     HarbourError
       InvariantBroken   a core invariant broke: stop the engine
+        PostingRefused  the ledger refused a debit of a restricted account (carries a RejectCode)
       JournalCorrupt    checksum or hash chain failed before the tail
       JournalLocked     another writer holds the journal
       JournalFailed     a write or fsync failed; reopen to recover
@@ -160,6 +161,20 @@ class HarbourError(Exception):
 
 class InvariantBroken(HarbourError):
     """A core invariant no longer holds: the engine must stop, not carry on."""
+
+
+class PostingRefused(InvariantBroken):
+    """The ledger refused a transfer that debits a restricted account (``Ledger.restrict_debits``).
+
+    It changed nothing. ``code`` is the stable reject code the account's owner gave the
+    restriction; an engine's own checks refuse such a request first, so reaching the ledger
+    guard from inside ``apply`` is a bug and stops the engine like any broken invariant.
+    """
+
+    def __init__(self, code: RejectCode, detail: Mapping[str, str | int]) -> None:
+        super().__init__(f"{code.name}: {dict(detail)}")
+        self.code = code
+        self.detail = dict(detail)
 
 
 class JournalCorrupt(HarbourError):

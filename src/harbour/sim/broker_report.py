@@ -36,19 +36,36 @@ import msgspec
 from harbour.broker import VA_UNITS_PER_COIN, BrokerEngine, BrokerState, check_all
 from harbour.broker import commands as c
 from harbour.broker.clients import CALL
-from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS
+from harbour.broker.config import (
+    COUNT,
+    DAY_NS,
+    DURATION,
+    ELIGIBLE_VIRTUAL_ASSETS,
+    HOUR_NS,
+    HOUSE_DEFAULT,
+    OPERATIONS_INPUT,
+    PCT,
+    PRODUCT_CHOICE,
+    REGULATORY_FLOOR,
+    SETTINGS,
+    SMF_BENCHMARK,
+    BrokerConfig,
+    Setting,
+)
 from harbour.broker.credit import ALLOWED_REASONS, ONBOARDING, REFUSED_REASON, supported_limit
-from harbour.broker.custody import CREDIT_KINDS, DEBIT_KINDS
+from harbour.broker.custody import CREDIT_KINDS, DEBIT_KINDS, lot_account
 from harbour.broker.custody_statement import parse_custody_statement
 from harbour.broker.deadlines import HKT_OFFSET_NS
 from harbour.broker.events import (
     BadDebtBooked,
+    CashDeposited,
     CollateralSold,
     CustodyReconciled,
     ForcedSaleCompleted,
     ForcedSaleStarted,
     InterestAccrued,
     LimitExceptionApplied,
+    LotOpened,
     MarginCallIssued,
     MarginCallMet,
     MarginFigures,
@@ -57,10 +74,12 @@ from harbour.broker.events import (
     PriceAlertRaised,
     PriceMark,
     Rejected,
+    TransferPosted,
 )
 from harbour.broker.limits import (
     C1,
     C2_CLIENT,
+    C2_GROUP,
     C4_LIQUIDITY,
     C4_TOTAL_LOANS,
     C4_VA_SHARE,
@@ -68,12 +87,15 @@ from harbour.broker.limits import (
     C5_STOCK,
     active_exception,
     book_va_units,
+    client_all_loans,
+    group_all_loans,
     group_margin_values,
     liquidation_capacity,
     security_margin_values,
 )
+from harbour.broker.stress import BookColumns, run_stress
 from harbour.broker.valuation import SECURITY, VIRTUAL_ASSET, client_figures, client_nav, margin_term, positions, va_margin_ratio_bps
-from harbour.kernel.errors import RejectCode
+from harbour.kernel.errors import PostingRefused, RejectCode
 from harbour.kernel.money import BPS, MICRO, div_round_down, div_round_up, format_units
 from harbour.sim.broker_scenario import BrokerSimConfig, BrokerSimResult, run_broker_simulation
 
@@ -187,6 +209,66 @@ def yes_no(flag: bool) -> str:
     return "YES" if flag else "NO"
 
 
+# --- the risk configuration in force (house defaults) -------------------------------------------------
+
+
+def _setting_text(cfg: BrokerConfig, setting: Setting) -> str:
+    value = getattr(cfg, setting.field)
+    if setting.unit == PCT:
+        return f"{pct(value)}%"
+    if setting.unit == DURATION:
+        for size, name in ((DAY_NS, "days"), (HOUR_NS, "h"), (10**9, "s")):
+            if value % size == 0:
+                return f"{value // size} {name}"
+        return f"{value} ns"
+    if setting.unit == COUNT:
+        return str(value)
+    if setting.field == "va_haircuts":
+        return "; ".join(
+            f"{r.asset} volatility haircut {pct(r.volatility_haircut_bps)}%"
+            + "".join(f", from {units(t.min_units)} {r.asset} at least {pct(t.haircut_bps)}%" for t in r.size_add_on)
+            for r in value
+        )
+    if setting.field == "size_tiers":
+        return "; ".join(f"above {pct(t.above_adv_bps)}% of ADV k = {pct(t.k_bps)}%" for t in value) or "none"
+    if setting.field == "hk_holidays":
+        return f"{len(value)} holiday(s) configured" if value else "none configured"
+    if isinstance(value, bool):
+        return yes_no(value)
+    return str(value)
+
+
+def configuration_rows(cfg: BrokerConfig) -> list[tuple[str, str, str, str, str]]:
+    """Every risk setting in force: (rule, field, value, status, meaning and basis).
+
+    Status HOUSE_DEFAULT (pending risk-committee sign-off), SMF_BENCHMARK, REGULATORY_FLOOR, OPERATIONS_INPUT,
+    PRODUCT_CHOICE when the value is the shipped default; CONFIGURED when the operator changed it (the default follows).
+    """
+    default = BrokerConfig()
+    status_of = {HOUSE_DEFAULT: "HOUSE_DEFAULT", SMF_BENCHMARK: "SMF_BENCHMARK", REGULATORY_FLOOR: "REGULATORY_FLOOR",
+                 OPERATIONS_INPUT: "OPERATIONS_INPUT", PRODUCT_CHOICE: "PRODUCT_CHOICE"}
+    rows = []
+    for setting in SETTINGS:
+        value = _setting_text(cfg, setting)
+        if getattr(cfg, setting.field) == getattr(default, setting.field):
+            rows.append((setting.rule, setting.field, value, status_of[setting.basis], f"{setting.meaning}; {setting.basis}"))
+        else:
+            rows.append((setting.rule, setting.field, value, "CONFIGURED",
+                         f"{setting.meaning}; configured by the operator (shipped default {_setting_text(default, setting)}: {setting.basis})"))
+    return rows
+
+
+def configuration_summary(cfg: BrokerConfig) -> str:
+    """One line for every report header and the simulate summary: whose figures the limits are."""
+    rows = configuration_rows(cfg)
+    house = sum(1 for r in rows if r[3] == "HOUSE_DEFAULT")
+    changed = [r[1] for r in rows if r[3] == "CONFIGURED"]
+    key = (f"C5 {pct(cfg.single_stock_max_bps)}%/{pct(cfg.correlated_group_max_bps)}% of shareholders' funds, stressed-NAV support "
+           f"{pct(cfg.credit_limit_max_stressed_nav_bps)}%, interest {pct(cfg.interest_rate_bps)}% a year")
+    line = f"{house} of {len(rows)} risk settings are house defaults pending risk-committee sign-off ({key})"
+    return line + (f"; configured away from the house defaults: {', '.join(changed)}" if changed else "; none configured away from them")
+
+
 # --- the report value -----------------------------------------------------------------------------
 
 
@@ -217,6 +299,9 @@ class Report:
             f"- As of: {iso(run.as_of_ns)} (last command of the simulation)",
             f"- State hash (blake2b-256 of the final broker state): `{run.state_hash}`",
             f"- Simulation: {run.config.clients} clients, {run.config.hours} simulated hours, {run.result.commands} commands",
+            f"- Risk configuration: {configuration_summary(run.state.config)} (every setting: report 3, section RISK_CONFIG)",
+            "- Units: money in HKD to 6 decimals (exact micro-units); BTC/ETH quantities in coins to 8 decimals; securities in shares; "
+            "ratios in % to 2 decimals; times in UTC (ISO 8601, Z; HKT = UTC+8)",
             f"- CSV: `{self.stem}.csv` ({len(self.rows)} rows)",
             "",
         ]
@@ -254,7 +339,7 @@ DASHBOARD_HEADER: Final = (
     "cash_hkd", "loan_hkd", "margin_value_hkd", "margin_ratio_pct", "call_level_pct", "headroom_hkd",
     "call_status", "call_issued", "time_in_call", "call_deadline", "credit_limit_hkd", "utilisation_pct", "bad_debt_hkd",
     "btc_size_k_pct", "eth_size_k_pct", "nav_hkd", "va_stressed_value_hkd", "stressed_nav_hkd", "credit_review_due", "review_trigger",
-    "interest_charged_hkd",
+    "interest_charged_hkd", "securities_margin_account", "va_suitability", "va_facility",
 )  # fmt: skip
 
 
@@ -298,6 +383,8 @@ def dashboard(run: ReportRun) -> Report:
             hkd(fig.credit_limit), pct(share_bps(fig.loan, fig.credit_limit)) if fig.credit_limit else "n/a", hkd(st.bad_debt(cid)),
             pct(btc[4]) if btc[0] else "", pct(eth[4]) if eth[0] else "", hkd(nav.nav), hkd(nav.stressed_va_value), hkd(nav.stressed_nav),
             iso(client.review_due_ns), client.review_trigger, hkd(interest.get(cid, 0)),
+            "YES" if client.credit_limit > 0 else "NO_LIMIT", f"PASSED {client.suitability_reference}".strip() if client.va_suitable else "NOT_PASSED",
+            "OPEN" if client.facility_open else "NONE",
         ))  # fmt: skip
         for key, value in (("sec", sec_value), ("sec_mv", sec_mv), ("btc", btc[1]), ("btc_mv", btc[3]), ("eth", eth[1]), ("eth_mv", eth[3]),
                            ("cash", fig.cash), ("loan", fig.loan), ("mv", fig.margin_value), ("limit", fig.credit_limit), ("bad", st.bad_debt(cid)),
@@ -311,7 +398,7 @@ def dashboard(run: ReportRun) -> Report:
         pct(div_round_up(t["loan"] * BPS, t["mv"])) if t["mv"] else "", pct(cfg.call_ratio_bps), "",
         "", "", "", "", hkd(t["limit"]), pct(share_bps(t["loan"], t["limit"])) if t["limit"] else "", hkd(t["bad"]),
         "", "", hkd(t["nav"]), hkd(t["va_stressed"]), hkd(t["stressed_nav"]), "", f"{sum(1 for cl in st.clients.values() if cl.review_trigger)} triggered",
-        hkd(sum(interest.values())),
+        hkd(sum(interest.values())), "", "", "",
     ))  # fmt: skip
     intro = [
         "Per client, from the final broker state (house view; the engine's own valuation). Amounts in HKD; "
@@ -330,7 +417,8 @@ def dashboard(run: ReportRun) -> Report:
                "loan_hkd", "margin_ratio_pct", "headroom_hkd", "call_status", "time_in_call", "credit_limit_hkd", "utilisation_pct",
                "nav_hkd", "stressed_nav_hkd", "review_trigger")
     return Report("1_dashboard", "1. Collateral and margin dashboard snapshot", DASHBOARD_HEADER, rows, intro=intro,
-                  outro=["Every column (haircut %, quantities, cash, call times, bad debt) is in the CSV."], md_columns=md_cols)
+                  outro=["Every column (haircut %, quantities, cash, call times, bad debt, and the E1 eligibility evidence: securities margin "
+                         "account with a credit limit, VA-dealing suitability reference, facility) is in the CSV."], md_columns=md_cols)
 
 
 # --- 2. margin-call and forced-liquidation log --------------------------------------------------------------------
@@ -346,6 +434,33 @@ _MARGIN_EVENTS: Final = (MarginWarningIssued, MarginWarningCleared, MarginCallIs
                          ForcedSaleCompleted, BadDebtBooked)
 
 
+MET_BY_FORCED_SALE: Final = "BY_FORCED_SALE"
+MET_BY_CLIENT: Final = "BY_CLIENT_TOP_UP"
+MET_BY_MARKET: Final = "BY_PRICE_OR_LIMIT_CHANGE"
+
+
+def call_outcomes(events: Sequence[Any]) -> dict[tuple[int, int], str]:
+    """How each met call was cured, by (seq, client) of its ``MarginCallMet``: a forced sale in the same step, the client's own
+    cash or collateral deposit in that step, or otherwise a price recovery or limit change."""
+    sold: set[tuple[int, int]] = set()
+    topped: set[tuple[int, int]] = set()
+    step_clients: dict[int, set[int]] = {}
+    for e in events:
+        if isinstance(e, ForcedSaleCompleted):
+            sold.add((e.seq, e.client))
+        elif isinstance(e, CashDeposited) or (isinstance(e, LotOpened) and e.source == "DEPOSIT"):
+            topped.add((e.seq, e.client))
+        elif isinstance(e, TransferPosted) and e.kind == "SECURITIES_DEPOSIT":
+            step_clients.setdefault(e.seq, set()).update(int(a[4:]) for a, _, q in e.postings if a.startswith("SEC:") and q > 0)
+    topped |= {(seq, cid) for seq, cids in step_clients.items() for cid in cids}
+    out: dict[tuple[int, int], str] = {}
+    for e in events:
+        if isinstance(e, MarginCallMet):
+            key = (e.seq, e.client)
+            out[key] = MET_BY_FORCED_SALE if key in sold else MET_BY_CLIENT if key in topped else MET_BY_MARKET
+    return out
+
+
 def _fig_cells(fig: MarginFigures) -> tuple[str, str, str, str]:
     return hkd(fig.loan), hkd(fig.margin_value), pct(fig.ratio_bps), hkd(fig.shortfall)
 
@@ -355,6 +470,7 @@ def margin_call_log(run: ReportRun) -> Report:
     in_call: dict[int, bool] = {}
     counts: dict[str, int] = {}
     shortfall_total = 0
+    outcomes = call_outcomes(run.events)
     for e in run.events:
         if isinstance(e, PriceAlertRaised):
             kind = "PRICE_ALERT"
@@ -387,7 +503,7 @@ def margin_call_log(run: ReportRun) -> Report:
             elif isinstance(e, MarginCallIssued):
                 kind, cause, deadline = "CALL_ISSUED", e.cause, iso(e.deadline_ns)
             elif isinstance(e, MarginCallMet):
-                kind = "CALL_MET"
+                kind, cause = "CALL_MET", outcomes[(e.seq, cid)]
             elif isinstance(e, ForcedSaleStarted):
                 kind, cause = "FORCED_SALE_STARTED", e.trigger
             elif isinstance(e, ForcedSaleCompleted):
@@ -400,13 +516,19 @@ def margin_call_log(run: ReportRun) -> Report:
         counts[kind] = counts.get(kind, 0) + 1
         rows.append(row)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no margin events"
+    how = {k: sum(1 for v in outcomes.values() if v == k) for k in (MET_BY_CLIENT, MET_BY_FORCED_SALE, MET_BY_MARKET)}
+    open_calls = sum(1 for cl in run.state.clients.values() if cl.status == CALL)
     intro = [
         f"Every margin step the engine emitted, in sequence order: {summary}.",
+        f"Calls: {counts.get('CALL_ISSUED', 0)} issued; met {how[MET_BY_CLIENT]} by the client's own top-up, {how[MET_BY_FORCED_SALE]} "
+        f"by a forced sale, {how[MET_BY_MARKET]} by a price recovery or limit change; {open_calls} open at the as-of time "
+        "(CALL_MET rows say which in cause_or_trigger).",
         f"Residual shortfall booked as bad debt (M8, per client, never netted): HKD {hkd(shortfall_total)}.",
         "Each row carries the figures the engine decided on and the price snapshot it used (instrument=price@mark time), so any "
         "call or sale can be reproduced from the row alone; SALE_FILL rows carry the fill price. stop_advance = a call is outstanding "
         "after the event (M3: no new advance and no collateral withdrawal). PRICE_ALERT rows: the VATP bid and the reference venues "
-        "did not confirm each other (V2: stale or divergent feeds), so BTC/ETH was marked at the lower price. Notices: the event time is when the notice is due; "
+        "did not confirm each other (V2: stale or divergent feeds), so BTC/ETH was marked at the lower price. SALE_FILL qty is in coins "
+        "for BTC/ETH and in shares for a security; price_hkd is per coin or per share. Notices: the event time is when the notice is due; "
         "the delivery channel is not modelled by the engine.",
     ]
     md_cols = ("seq", "time", "client", "event", "cause_or_trigger", "loan_hkd", "margin_ratio_pct", "shortfall_hkd", "deadline",
@@ -456,6 +578,16 @@ def smf_monitor(run: ReportRun) -> Report:
         breaches.append(what)
         return "BREACH"
 
+    def group_status(ok: bool, group: str, what: str) -> str:
+        """C2_GROUP: WITHIN, EXCEPTION_<id> if any member holds an active register entry, or BREACH."""
+        members = [cid for cid in sorted(st.clients) if st.clients[cid].related_group == group]
+        if ok or not members:
+            return limit_status(ok, C2_GROUP, 0, "", what)
+        for cid in members:
+            if active_exception(st, C2_GROUP, cid, run.as_of_ns) is not None:
+                return limit_status(False, C2_GROUP, cid, "", what)
+        return limit_status(False, C2_GROUP, members[0], "", what)
+
     rows.append(("BOOK", "capital", "HKD", hkd(capital), "", "", source))
     rows.append(("BOOK", "shareholders_funds", "HKD", hkd(funds), "", "", source))
     rows.append(("BOOK", "va_margin_loans", "HKD", hkd(va_loans), "", "", "sum of client loans in the broker state"))
@@ -470,18 +602,23 @@ def smf_monitor(run: ReportRun) -> Report:
     rows.append(("BOOK", "va_financing_share_of_margin_loans", "pct", pct(share_bps(va_loans, total)), pct(cfg.va_book_share_max_bps),
                  va_share_status, va_share_detail))
     client_cap = div_round_down(funds * cfg.single_client_max_bps, BPS)
-    top = sorted(((loan, cid) for cid, loan in loans.items() if loan > 0), key=lambda t: (-t[0], t[1]))[:TOP_CLIENTS]
+    smf = book is not None and book.has_smf_extract
+    all_loans = {cid: client_all_loans(st, cid, loan) for cid, loan in loans.items()}
+    top = sorted(((loan, cid) for cid, loan in all_loans.items() if loan > 0), key=lambda t: (-t[0], t[1]))[:TOP_CLIENTS]
     for loan, cid in top:
+        detail = f"loans HKD {hkd(loan)} = VA loan here HKD {hkd(loans[cid])} + SMF books HKD {hkd(loan - loans[cid])}" if smf else f"loan HKD {hkd(loan)} (this engine only)"
         rows.append(("TOP_CLIENT", str(cid), "pct_of_shareholders_funds", pct(share_bps(loan, funds)), pct(cfg.single_client_max_bps),
-                     limit_status(loan <= client_cap, C2_CLIENT, cid, "", f"client {cid} above the single-client limit"), f"loan HKD {hkd(loan)}"))
-    groups: dict[str, int] = {}
-    for cid, client in st.clients.items():
-        if client.related_group:
-            groups[client.related_group] = groups.get(client.related_group, 0) + loans[cid]
+                     limit_status(loan <= client_cap, C2_CLIENT, cid, "", f"client {cid} above the single-client limit"), detail))
+    group_names = {client.related_group for client in st.clients.values() if client.related_group}
+    group_names |= {row.related_group for row in book.group_loans} if book is not None else set()
+    groups = {name: group_all_loans(st, name, loans) for name in group_names}
     group_cap = div_round_down(funds * cfg.related_group_max_bps, BPS)
     for name, loan in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0])):
+        members = ", ".join(str(cid) for cid in sorted(st.clients) if st.clients[cid].related_group == name) or "none here"
+        outside = book.smf_group_loan(name) if book is not None else 0
         rows.append(("RELATED_GROUP", name, "pct_of_shareholders_funds", pct(share_bps(loan, funds)), pct(cfg.related_group_max_bps),
-                     status(loan <= group_cap, f"group {name} above the related-group limit"), f"loans HKD {hkd(loan)}"))
+                     group_status(loan <= group_cap, name, f"group {name} above the related-group limit"),
+                     f"loans HKD {hkd(loan)}: members here {members} (with their SMF loans), members without an account here HKD {hkd(outside)}"))
     if not groups:
         rows.append(("RELATED_GROUP", "(none)", "", "", pct(cfg.related_group_max_bps), "", "no related-client group registered"))
     collateral_value: dict[str, int] = {}
@@ -527,14 +664,16 @@ def smf_monitor(run: ReportRun) -> Report:
                      f"{pct(cfg.liquidation_participation_bps)}% participation x {cfg.liquidation_days} day(s); ADV over {adv.window_days} days, "
                      f"source {adv.source or 'n/a'}, recorded {iso(adv.recorded_ts_ns)}"))
     by_security = security_margin_values(st)
+    here_by_security = security_margin_values(st, with_smf=False)
     stock_cap = div_round_down(funds * cfg.single_stock_max_bps, BPS)
     for code in sorted(st.securities):
         value = by_security.get(code, 0)
         record = st.securities[code]
         adv = st.average_daily_volumes.get(code)
+        split = f" = here HKD {hkd(here_by_security.get(code, 0))} + SMF book HKD {hkd(value - here_by_security.get(code, 0))}" if smf else " (this engine only)"
         rows.append(("SINGLE_STOCK", code, "margin_value_pct_of_shareholders_funds", pct(share_bps(value, funds)), pct(cfg.single_stock_max_bps),
                      limit_status(value <= stock_cap, C5_STOCK, 0, code, f"security {code} margin value above the C5 single-stock limit"),
-                     f"C5: book margin value HKD {hkd(value)} (ratio {pct(record.margin_ratio_bps)}%, group {record.correlation_group or '-'}, "
+                     f"C5: book margin value HKD {hkd(value)}{split} (ratio {pct(record.margin_ratio_bps)}%, group {record.correlation_group or '-'}, "
                      f"ADV {f'{adv.qty:,} shares' if adv else 'not recorded'}{', SUSPENDED' if record.suspended else ''})"))
     corr_cap = div_round_down(funds * cfg.correlated_group_max_bps, BPS)
     groups_mv = group_margin_values(st, by_security)
@@ -564,6 +703,8 @@ def smf_monitor(run: ReportRun) -> Report:
     applied = [e for e in run.events if isinstance(e, LimitExceptionApplied)]
     if not st.limit_exceptions:
         rows.append(("EXCEPTION", "(none)", "", "", "", "", "the exceptions register is empty"))
+    for rule, field_name, setting, status_text, meaning in configuration_rows(cfg):
+        rows.append(("RISK_CONFIG", field_name, rule, setting, "", status_text, meaning))
     outro = ["## Breach notice", ""]
     if breaches:
         outro += [f"Benchmark breach at {iso(run.as_of_ns)} (seed {run.config.seed}, state `{run.state_hash}`), for filing with the SFC. "
@@ -574,12 +715,24 @@ def smf_monitor(run: ReportRun) -> Report:
     if covered:
         outro += ["", "Deviations under an approved exceptions-register entry (justified, not breaches):", ""]
         outro += [f"- {d}" for d in covered]
+    if smf:
+        assert book is not None
+        basis = (f"C2 and C5 count the whole margin book: this engine (the VA loans and the collateral pledged to them) plus the SMF extract "
+                 f"recorded with the book figures at {iso(book.recorded_ts_ns)}: loans of {len(book.client_loans)} client(s) and "
+                 f"{len(book.group_loans)} related group(s) outside this engine, margin value of {len(book.security_margin_values)} "
+                 "security(ies) in the SMF book. The extract is part of the securities margin loan book above.")
+    else:
+        basis = ("C2 and C5 count this engine's book only: no SMF extract is recorded, so a client's securities margin loans and the "
+                 "SMF book's collateral outside this engine are not in these figures (complete only if the whole margin book lives here).")
     intro = [
         f"Capital basis: {source}.",
+        f"Concentration basis: {basis}",
         "Limits: C1 VA share of each client's margin value; C2 single client and related group; C4 VA share of the margin book, "
         "total loans to capital and BTC/ETH collateral against one day of liquidation capacity; C5 the book's margin value in one "
         "security and one correlated group (house defaults, % of shareholders' funds); C3/C5 size multipliers. "
         "Status WITHIN, BREACH, NOT_MEASURED (no data recorded) or EXCEPTION_<id> (a deviation under an active register entry).",
+        f"Risk configuration (section RISK_CONFIG, every setting in force): {configuration_summary(cfg)}. HOUSE_DEFAULT = house "
+        "default pending risk-committee sign-off; CONFIGURED = changed by the operator (`harbour broker simulate/report --config FILE`).",
         f"Exceptions register: {len(st.limit_exceptions)} entr{'y' if len(st.limit_exceptions) == 1 else 'ies'}; "
         f"advances made under an exception: {len(applied)}.",
     ]
@@ -593,8 +746,19 @@ STRESS_HEADER: Final = (
     "scenario", "kind", "date", "btc_shock_pct", "eth_shock_pct", "equity_shock_pct", "clients_in_call", "clients_forced",
     "sale_value_hkd", "deficit_allowed_hkd", "deficit_blocked_hkd", "clients_with_deficit", "excess_liquid_capital_hkd",
     "exceeds_capital_allowed", "exceeds_capital_blocked", "deficit_allowed_at_5pct_slippage_hkd", "deficit_blocked_at_5pct_slippage_hkd",
-    "deficit_allowed_at_10pct_slippage_hkd", "deficit_blocked_at_10pct_slippage_hkd",
+    "deficit_allowed_at_10pct_slippage_hkd", "deficit_blocked_at_10pct_slippage_hkd", "path_steps",
+    "sale_btc_hkd", "sale_btc_coins", "sale_btc_pct_of_adv", "sale_eth_hkd", "sale_eth_coins", "sale_eth_pct_of_adv", "sale_securities_hkd",
 )  # fmt: skip
+
+STRESS_CLIENT_HEADER: Final = (
+    "scenario", "client", "loan_hkd", "market_value_hkd", "margin_value_hkd", "ratio_pct", "in_call", "forced_sale",
+    "sale_value_hkd", "deficit_allowed_hkd", "deficit_blocked_hkd",
+)  # fmt: skip
+
+
+def _pct_of_adv(units_sold: int, adv: int | None) -> str:
+    """A sale in VA units as % of one day's average daily volume (rounded up), or 'no ADV'."""
+    return "no ADV" if adv is None or adv <= 0 else pct(share_bps(units_sold, adv))
 
 
 def stress_pack(run: ReportRun) -> Report:
@@ -603,27 +767,32 @@ def stress_pack(run: ReportRun) -> Report:
     if rep is None or rv is None:
         raise RuntimeError("the simulation ran no stress test")
     inp = rep.inputs
-    kinds = {s.name: (s.kind, s.date) for s in rep.scenarios}
+    kinds = {s.name: (s.kind, s.date, len(s.steps)) for s in rep.scenarios}
     ladder = {bps: {r.scenario: r for r in report.results} for bps, report in run.result.slippage_ladder.items()}
+    book = run.result.book_before_crash
+    advs = {a: (book.average_daily_volumes[a].qty if book is not None and a in book.average_daily_volumes else None) for a in ("BTC", "ETH")}
     rows: list[tuple[str, ...]] = []
     for res in rep.results:
-        kind, date = kinds.get(res.scenario, ("", ""))
+        kind, date, steps = kinds.get(res.scenario, ("", "", 0))
         at = [ladder[bps][res.scenario] if bps in ladder else None for bps in (500, 1_000)]
         ladder_cells = tuple(hkd(getattr(r, f)) if r is not None else "" for r in at for f in ("deficit_allowed", "deficit_blocked"))
         rows.append((
             res.scenario, kind, date, pct(res.btc_shock_bps), pct(res.eth_shock_bps), pct(res.equity_shock_bps),
             str(res.clients_in_call), str(res.clients_forced), hkd(res.sale_value), hkd(res.deficit_allowed), hkd(res.deficit_blocked),
             str(res.clients_with_deficit), hkd(inp.excess_liquid_capital), yes_no(res.exceeds_capital_allowed), yes_no(res.exceeds_capital_blocked),
-            *ladder_cells,
+            *ladder_cells, str(steps),
+            hkd(res.sale_btc), units(res.sale_btc_units), _pct_of_adv(res.sale_btc_units, advs["BTC"]),
+            hkd(res.sale_eth), units(res.sale_eth_units), _pct_of_adv(res.sale_eth_units, advs["ETH"]), hkd(res.sale_securities),
         ))  # fmt: skip
+    no_sale = ("",) * 8
     if rv.shock_bps is None:
-        rows.append(("REVERSE_STRESS_THRESHOLD", "REVERSE", "", "none to -100.00", "", pct(rv.equity_shock_bps), "", "", "", "",
-                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "NO", "", "", "", ""))
+        rows.append(("REVERSE_STRESS_THRESHOLD", "REVERSE", "", "not reached at -100.00", "", pct(rv.equity_shock_bps), "", "", "", "",
+                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "NO", "", "", "", "", *no_sale))
         reverse_line = "Reverse stress (S4): the book deficit stays within excess liquid capital even at BTC/ETH -100%."
     else:
         eth = div_round_up(rv.shock_bps * rv.eth_multiplier_bps, BPS)
         rows.append(("REVERSE_STRESS_THRESHOLD", "REVERSE", "", pct(-rv.shock_bps), pct(-eth), pct(rv.equity_shock_bps), "", "", "", "",
-                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "YES", "", "", "", ""))
+                     hkd(rv.deficit_at_shock), "", hkd(rv.excess_liquid_capital), "", "YES", "", "", "", "", *no_sale))
         reverse_line = (f"Reverse stress (S4): the book deficit (liquidation blocked) first exceeds excess liquid capital at a BTC shock of "
                         f"-{pct(rv.shock_bps)}% (deficit HKD {hkd(rv.deficit_at_shock)}; at -{pct(rv.shock_bps - 1)}%: HKD {hkd(rv.deficit_below)}); "
                         f"{rv.evaluations} evaluations.")
@@ -635,16 +804,47 @@ def stress_pack(run: ReportRun) -> Report:
         f"Inputs: seed {inp.seed}, excess liquid capital HKD {hkd(inp.excess_liquid_capital)}, slippage {pct(inp.slippage_bps)}%, "
         f"sale cost {pct(inp.sale_cost_bps)}%, target ratio {pct(inp.target_ratio_bps)}%, call ratio {pct(inp.call_ratio_bps)}%, "
         f"forced-sale ratio {pct(inp.forced_sale_ratio_bps)}%, equity floor {pct(inp.equity_floor_bps)}%.",
+        "Excess liquid capital is the S3/S4 comparison line (the `--capital` input: liquid capital above the FRR requirement); "
+        + (f"the 5x total-loans benchmark of report 3 uses the recorded capital, HKD {hkd(book.book.capital)}."
+           if book is not None and book.book is not None else "no capital figure is recorded in the book."),
         "Every figure is an exact integer (HKD micro-units) computed by the broker's own stress rules (harbour.broker.stress); "
         "the securities basket and BTC/ETH are sold by class at their margin ratio, lowest first.",
+        "path_steps: liquidation allowed sells at every step of a scenario's path but the last. A one-step scenario (instantaneous, or "
+        "reported only as a total drawdown, like the 12-month cycle bears) has no earlier price to sell at, so its allowed deficit "
+        "equals its blocked deficit: both close the book out at the final prices less slippage and sale cost.",
     ]
     outro = [reverse_line, ""]
-    outro.append("Largest blocked deficits per scenario (client: HKD):")
-    outro.append("")
+    outro += ["## S2 slippage ladder", "", "Book deficit (HKD) at 2%, 5% and 10% liquidation slippage, scenarios with a deficit at any of them "
+              "(liquidation allowed / blocked):", ""]
+    ladder_rows = []
+    for res in rep.results:
+        at = [ladder.get(bps, {}).get(res.scenario) for bps in sorted(ladder)]
+        if any(r is not None and (r.deficit_allowed or r.deficit_blocked) for r in at):
+            ladder_rows.append((res.scenario, *(f"{hkd(r.deficit_allowed)} / {hkd(r.deficit_blocked)}" if r is not None else "" for r in at)))
+    outro += md_table(("scenario", *(f"{pct(bps)}% slippage" for bps in sorted(ladder))), ladder_rows) if ladder_rows else [
+        "- no deficit at any slippage of the ladder"]
+    outro += ["", "## S3 liquidation volume against average daily volume", "",
+              "The M6 sell-out each scenario triggers at its final prices (sale_value), split by asset; BTC/ETH in coins and as % of one "
+              "day's average daily volume on the execution venues (the C4 capacity is "
+              + (f"{pct(book.config.liquidation_participation_bps)}% of ADV a day" if book is not None else "a share of ADV")
+              + f"; ADV BTC {units(advs['BTC']) if advs['BTC'] else 'not recorded'}, ETH {units(advs['ETH']) if advs['ETH'] else 'not recorded'} "
+              "coins a day). Securities are sold as one basket per client, so their volume is in HKD only.", ""]
+    outro += md_table(
+        ("scenario", "sale (HKD)", "BTC sold (coins)", "BTC % of ADV", "ETH sold (coins)", "ETH % of ADV", "securities sold (HKD)"),
+        [(r.scenario, hkd(r.sale_value), units(r.sale_btc_units), _pct_of_adv(r.sale_btc_units, advs["BTC"]), units(r.sale_eth_units),
+          _pct_of_adv(r.sale_eth_units, advs["ETH"]), hkd(r.sale_securities)) for r in rep.results if r.sale_value],
+    )
+    client_rows, same = _stress_client_rows(run)
+    outro += ["", "## S3 per client", "",
+              f"Every client with a loan under every scenario (post-shock R, call and forced-sale flags, sale, residual deficit in both modes): "
+              f"`4_stress_clients.csv` ({len(client_rows)} rows), recomputed from the stored pre-crash book and inputs; identical to the "
+              f"stored book totals: **{yes_no(same)}**. Top {TOP_CLIENTS} clients by blocked deficit per scenario (client: HKD):", ""]
     for res in rep.results:
         if res.top_deficit_clients:
-            listed = ", ".join(f"{cid}: {hkd(amount)}" for cid, amount in res.top_deficit_clients[:5])
+            listed = ", ".join(f"{cid}: {hkd(amount)}" for cid, amount in res.top_deficit_clients[:TOP_CLIENTS])
             outro.append(f"- {res.scenario}: {listed}")
+    if not any(res.top_deficit_clients for res in rep.results):
+        outro.append("- no client has a residual deficit under any scenario")
     runs = run.result.stress_runs
     outro += [
         "", "## S1 run log", "",
@@ -654,13 +854,42 @@ def stress_pack(run: ReportRun) -> Report:
     outro += md_table(
         ("time", "trigger", "BTC (HKD)", "ETH (HKD)", "clients", "worst scenario", "worst deficit blocked (HKD)", "scenarios above capital", "reverse stress"),
         [(iso(r.ts_ns), r.trigger, hkd(r.btc_price), hkd(r.eth_price), str(r.clients), r.worst_scenario, hkd(r.worst_deficit_blocked),
-          str(r.scenarios_exceeding_capital), "none to -100%" if r.reverse_shock_bps is None else f"-{pct(r.reverse_shock_bps)}%") for r in runs],
+          str(r.scenarios_exceeding_capital), "not reached at -100%" if r.reverse_shock_bps is None else f"-{pct(r.reverse_shock_bps)}%") for r in runs],
     )
     stored = {"seed": run.config.seed, "stress_report": rep, "reverse_stress": rv, "s1_runs": runs,
               "s2_slippage_ladder": {str(bps): report for bps, report in sorted(run.result.slippage_ladder.items())}}
     outro += ["", "Stored with its inputs, seed, scenario vectors and every result: `4_stress_pack.json`."]
-    return Report("4_stress_pack", "4. Stress-test pack", STRESS_HEADER, rows, intro=intro, outro=outro,
-                  files={"4_stress_pack.json": msgspec.json.format(msgspec.json.encode(stored), indent=1) + b"\n"})
+    clients_csv = io.StringIO()
+    csv.writer(clients_csv, lineterminator="\n").writerows([STRESS_CLIENT_HEADER, *client_rows])
+    md_cols = ("scenario", "kind", "date", "path_steps", "btc_shock_pct", "eth_shock_pct", "equity_shock_pct", "clients_in_call", "clients_forced",
+               "sale_value_hkd", "deficit_allowed_hkd", "deficit_blocked_hkd", "clients_with_deficit", "exceeds_capital_allowed",
+               "exceeds_capital_blocked")
+    return Report("4_stress_pack", "4. Stress-test pack", STRESS_HEADER, rows, intro=intro, outro=outro, md_columns=md_cols,
+                  files={"4_stress_pack.json": msgspec.json.format(msgspec.json.encode(stored), indent=1) + b"\n",
+                         "4_stress_clients.csv": clients_csv.getvalue().encode()})
+
+
+def _stress_client_rows(run: ReportRun) -> tuple[list[tuple[str, ...]], bool]:
+    """S3 per client: the stored run's grid, recomputed from the pre-crash book and the stored inputs and scenarios.
+
+    Also says whether the recomputation reproduces the stored per-scenario totals exactly.
+    """
+    rep = run.result.stress
+    book = run.result.book_before_crash
+    if rep is None or book is None:
+        return [], False
+    cols = BookColumns.from_state(book)
+    again, grid = run_stress(cols, rep.inputs, rep.scenarios)
+    rows: list[tuple[str, ...]] = []
+    for j, s in enumerate(rep.scenarios):
+        for i, cid in enumerate(cols.client_ids.tolist()):
+            ratio = int(grid.ratio_bps[i, j])
+            rows.append((
+                s.name, str(cid), hkd(int(grid.loan[i])), hkd(int(grid.market_value[i, j])), hkd(int(grid.margin_value[i, j])),
+                "unbounded" if ratio < 0 else pct(ratio), yes_no(bool(grid.in_call[i, j])), yes_no(bool(grid.forced[i, j])),
+                hkd(int(grid.sale_value[i, j])), hkd(int(grid.deficit_allowed[i, j])), hkd(int(grid.deficit_blocked[i, j])),
+            ))  # fmt: skip
+    return rows, again == rep
 
 
 # --- 5. FRR evidence -----------------------------------------------------------------------------------------------
@@ -785,12 +1014,34 @@ def credit_limit_audit(run: ReportRun) -> Report:
 
 ATTEST_HEADER: Final = (
     "owner", "lot", "asset", "cost_price_hkd", "lot_qty_now", "ledger_balance", "rehypothecable", "movement_no", "movement_seq",
-    "movement_time", "movement_kind", "movement_qty", "beneficiary", "movement_allowed", "lot_re_pledged",
+    "movement_time", "movement_kind", "movement_qty", "beneficiary", "movement_allowed", "lot_re_pledged", "ledger_debit_guard",
 )  # fmt: skip
+
+
+def _ledger_guard_control(run: ReportRun) -> tuple[bool, str]:
+    """On a copy of the final state, post one unit of the first open lot to a house account straight into the custody ledger.
+
+    The ledger itself must refuse it (PostingRefused, REHYPOTHECATION_REFUSED) and the state must not change.
+    """
+    copy = BrokerState.decode(run.state.encode())
+    open_lots = [(owner, lot) for owner in sorted(copy.custody) for lot in copy.custody[owner].lots()]
+    if not open_lots:
+        return False, "no open lot to test against"
+    owner, lot = open_lots[0]
+    before = copy.state_hash()
+    try:
+        copy.custody[owner].ledger.post([(lot_account(lot.lot_id), lot.asset, -1), ("HOUSE", lot.asset, 1)])
+    except PostingRefused as exc:
+        same = copy.state_hash() == before
+        return exc.code is RejectCode.REHYPOTHECATION_REFUSED and same, (
+            f"client {owner} lot {lot.lot_id} ({lot.asset}) -> HOUSE: refused by the ledger with {exc.code.name} ({int(exc.code)}); "
+            f"state unchanged: {yes_no(same)}")
+    return False, f"client {owner} lot {lot.lot_id} -> HOUSE: ACCEPTED by the ledger"
 
 
 def encumbrance_attestation(run: ReportRun) -> Report:
     st = run.state
+    guard_ok, guard_detail = _ledger_guard_control(run)
     seq_ts = {e.seq: e.ts_ns for e in run.events}
     rows: list[tuple[str, ...]] = []
     lots = 0
@@ -804,21 +1055,29 @@ def encumbrance_attestation(run: ReportRun) -> Report:
                 m.beneficiary == owner and ((m.kind in CREDIT_KINDS and m.qty > 0) or (m.kind in DEBIT_KINDS and m.qty < 0))
                 for m in lot.movements
             ]
-            clean = all(allowed) and not lot.rehypothecable and sum(m.qty for m in lot.movements) == lot.qty == balance
+            guarded = custody.ledger_guarded(lot.lot_id)
+            clean = all(allowed) and not lot.rehypothecable and guarded and sum(m.qty for m in lot.movements) == lot.qty == balance
             clean_lots += clean
             for i, (m, ok) in enumerate(zip(lot.movements, allowed, strict=True), start=1):
                 rows.append((
                     str(owner), str(lot.lot_id), lot.asset, hkd(lot.cost_price), units(lot.qty), units(balance), yes_no(lot.rehypothecable),
                     str(i), str(m.seq), iso(seq_ts[m.seq]) if m.seq in seq_ts else "", m.kind, units(m.qty), str(m.beneficiary),
-                    yes_no(ok), yes_no(not clean),
+                    yes_no(ok), yes_no(not clean), "EXTERNAL only" if guarded else "NONE",
                 ))  # fmt: skip
     statement = (f"None of the {lots} VA collateral lots was re-pledged, lent or moved to anyone but its owner."
                  if clean_lots == lots else f"ATTENTION: {lots - clean_lots} of {lots} lots have a movement outside the allowed paths.")
     intro = [
         f"**Attestation: {statement}**",
         "Derived from the lot records in each client's own custody sub-ledger: a lot is clean when every movement is a DEPOSIT or "
-        "PURCHASE credit or a WITHDRAWAL or FORCED_SALE debit for the owner itself, it is not rehypothecable, and its movements sum to "
+        "PURCHASE credit or a WITHDRAWAL or FORCED_SALE debit for the owner itself, it is not rehypothecable, its ledger account is "
+        "debit-guarded (below), and its movements sum to "
         "its quantity and to its sub-ledger balance. Every lot is listed, open or closed, with its full movement history.",
+        "No re-pledging is enforced by the ledger itself, not only by policy (N1): every lot's account in the client's custody "
+        "sub-ledger is debit-restricted to EXTERNAL (the VATP omnibus account, through which withdrawals and forced sales leave), so "
+        "`Ledger.post` refuses any posting that moves a lot's BTC/ETH to another account (a house, pledge, funding or other client's "
+        "account) with REHYPOTHECATION_REFUSED and changes nothing (ledger_debit_guard). The custody layer also checks the path: only "
+        "a withdrawal within limits or a forced sale for the owner's own debt.",
+        f"Control test on a copy of the final state: {guard_detail}. Control effective: **{yes_no(guard_ok)}**.",
         f"Lots: {lots}; clean: {clean_lots}. Custody reconciliation (N2): last statement {run.state.last_reconciled_date or 'none'}, "
         f"{len(run.state.custody_breaks)} break(s) found, {len(run.state.open_custody_breaks())} open"
         + ("; new financing is BLOCKED while a break is open (N2)." if run.state.open_custody_breaks() else ".")
@@ -827,10 +1086,11 @@ def encumbrance_attestation(run: ReportRun) -> Report:
            if run.statement_file else " In this simulation the custodian's statement is generated from the books at go-live and every day at "
            "09:00 HKT; `harbour broker report --custody-statement FILE` reconciles the final book against an external statement file."),
     ]
-    debit = sum(st.loan(cid) + st.bad_debt(cid) for cid in st.clients)
+    debit = sum(client_all_loans(st, cid, st.loan(cid)) + st.bad_debt(cid) for cid in st.clients)
     intro.append(
         f"Securities repledge (N4, s.8A 140% limit): the engine has no path that repledges client securities (securities repledged: "
-        f"HKD {hkd(0)}); the limit for these clients is 140% of their debit balances, VA loans included: HKD {hkd(div_round_down(debit * 14, 10))}."
+        f"HKD {hkd(0)}); the limit for these clients is 140% of their debit balances, VA loans included (with their SMF loans as "
+        f"recorded): HKD {hkd(div_round_down(debit * 14, 10))}."
     )
     reconciliations = [e for e in run.events if isinstance(e, CustodyReconciled)]
     outro = ["## Daily custody reconciliations (N2)", ""]

@@ -1,7 +1,8 @@
 """A seeded book of margin clients driven through the real broker engine and a VA crash.
 
 Owns ``BrokerSimConfig`` and ``run_broker_simulation``: record the broker's book figures
-(capital, shareholders' funds, the securities margin loan book) and each instrument's
+(capital, shareholders' funds, the securities margin loan book and its SMF extract: the
+clients' securities margin loans and the SMF book's collateral per stock, for C2/C5) and each instrument's
 average daily volume (BTC/ETH on the execution venues, HKEX stocks) so the C1-C5 limits,
 the C3/C5 size multiplier and the C4 liquidation capacity are in force, onboard a seeded mix of clients (VA-only collateral, securities-only collateral,
 mixed), let each finance a BTC/ETH purchase within M1 and the limits (a VA-only client
@@ -29,7 +30,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harbour.broker import VA_UNITS_PER_COIN, BrokerEngine, check_all
+import msgspec
+
+from harbour.broker import VA_UNITS_PER_COIN, BrokerConfig, BrokerEngine, check_all, validate_config
 from harbour.broker import commands as c
 from harbour.broker.deadlines import HKT_OFFSET_NS
 from harbour.broker.events import (
@@ -41,6 +44,7 @@ from harbour.broker.events import (
     MarginWarningIssued,
     Rejected,
 )
+from harbour.broker.rejects import render
 from harbour.broker.state import BrokerState
 from harbour.broker.stress import ReverseStressResult, StressReport
 from harbour.kernel.errors import RejectCode
@@ -62,6 +66,9 @@ ETH_START: Final = 20_000 * MICRO
 # 30-day average daily volume (C3/C4/C5): shares per day on HKEX; the tech names form one correlated group (C5).
 SECURITY_ADV: Final = {"0005": 20_000_000, "0700": 15_000_000, "9988": 40_000_000, "1810": 80_000_000, "8001": 500_000}
 CORRELATION_GROUPS: Final = {"0700": "HK-TECH", "9988": "HK-TECH", "1810": "HK-TECH"}
+# The SMF book outside this engine (C5): margin value per security of the broker's other margin clients, whole HKD.
+SMF_SECURITY_MARGIN_VALUE: Final = {"0005": 30_000_000, "0700": 40_000_000, "9988": 25_000_000, "1810": 15_000_000}
+SMF_CLIENT_LOAN_MAX: Final = 3_000_000  # whole HKD: a client's securities margin loans in the SMF books (C2)
 REFERENCE_VENUES: Final = ("REF-A", "REF-B", "REF-C")  # V2: reference venues cross-checking the VATP bid
 S1_MOVE_BPS: Final = 500  # S1: rerun the stress test when BTC or ETH moves 5% or more within an hour
 EOD_MINUTE_HKT: Final = 16 * 60  # S1: the daily end-of-day run at the HKEX close
@@ -85,6 +92,8 @@ class BrokerSimConfig:
     # BTC/ETH average daily volume on the execution venues, whole coins per day (C3, C4)
     btc_adv_coins: int = 3_000
     eth_adv_coins: int = 40_000
+    # The risk configuration (ConfigureBroker, journaled first); None = the house defaults pending risk-committee sign-off
+    broker_config: BrokerConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +261,55 @@ def _stress_run(ts: int, trigger: str, st: BrokerState, report: StressReport, re
     )
 
 
+def load_broker_config(text: str) -> BrokerConfig:
+    """A risk configuration from JSON: an object of ``BrokerConfig`` fields; the fields left out keep their house default.
+
+    ValueError on malformed JSON, an unknown field, a wrong type or a configuration the engine would refuse
+    (``validate_config``: for example a BTC/ETH haircut below the 60% floor).
+    """
+    try:
+        overrides = msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"broker config: not JSON: {exc}") from None
+    if not isinstance(overrides, dict):
+        raise ValueError("broker config: expected a JSON object of BrokerConfig fields")
+    unknown = sorted(set(overrides) - set(BrokerConfig.__struct_fields__))
+    if unknown:
+        raise ValueError(f"broker config: unknown setting(s) {', '.join(unknown)}")
+    try:
+        config = msgspec.convert({**msgspec.to_builtins(BrokerConfig()), **overrides}, BrokerConfig)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"broker config: {exc}") from None
+    problem = validate_config(config)
+    if problem is not None:
+        raise ValueError(f"broker config refused: {render(*problem)}")
+    return config
+
+
+def _smf_extract(cfg: BrokerSimConfig) -> tuple[tuple[c.SmfClientLoan, ...], tuple[c.SmfSecurityMarginValue, ...]]:
+    """The SMF books' extract recorded with the book figures (C2, C5), from a seeded stream of its own.
+
+    About two clients in three also have a securities margin loan in the SMF books (up to HKD 3m); the SMF book
+    holds the listed stocks as collateral of the broker's other margin clients.
+    """
+    smf_rng = random.Random(cfg.seed * 7_919 + 2)
+    loans = tuple(
+        c.SmfClientLoan(client=cid, amount=smf_rng.randrange(100_000, SMF_CLIENT_LOAN_MAX + 1, 50_000) * MICRO)
+        for cid in range(1, cfg.clients + 1)
+        if smf_rng.random() < 2 / 3
+    )
+    values = tuple(c.SmfSecurityMarginValue(security=code, margin_value=value * MICRO) for code, value in sorted(SMF_SECURITY_MARGIN_VALUE.items()))
+    return loans, values
+
+
 def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
+    """Run the seeded book; ValueError if ``cfg.broker_config`` is refused by the engine (e.g. a haircut below 60%)."""
     rng = random.Random(cfg.seed)
     d = _Driver()
+    if cfg.broker_config is not None:
+        refused = [e for e in d.do(c.ConfigureBroker(config=cfg.broker_config)) if isinstance(e, Rejected)]
+        if refused:
+            raise ValueError(f"risk configuration refused: {refused[0].reason}: {refused[0].message}")
     d.do(c.MarkVirtualAsset(asset="BTC", price=BTC_START))
     d.do(c.MarkVirtualAsset(asset="ETH", price=ETH_START))
     sec_prices = {}
@@ -262,7 +317,11 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
         d.do(c.SetSecurityMarginRatio(security=code, margin_ratio_bps=mr, correlation_group=CORRELATION_GROUPS.get(code, "")))
         d.do(c.MarkSecurity(security=code, price=price * MICRO))
         sec_prices[code] = price * MICRO
-    d.do(c.RecordBookFigures(shareholders_funds=cfg.shareholders_funds, capital=cfg.capital, securities_margin_loans=cfg.securities_margin_loans))
+    client_loans, security_values = _smf_extract(cfg)
+    d.do(c.RecordBookFigures(
+        shareholders_funds=cfg.shareholders_funds, capital=cfg.capital, securities_margin_loans=cfg.securities_margin_loans,
+        client_loans=client_loans, security_margin_values=security_values,
+    ))  # fmt: skip
     for code, adv in SECURITY_ADV.items():
         d.do(c.RecordAverageDailyVolume(instrument=code, qty=adv, window_days=30, source="HKEX 30-day average"))
     for asset, coins in (("BTC", cfg.btc_adv_coins), ("ETH", cfg.eth_adv_coins)):
