@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The live simulated venue on http://127.0.0.1:8080 (seed 7): prints the address, the demo API keys and
+# the ccxt snippet the README shows; Ctrl-C stops it. `harbour simulate --seed 7 --minutes 5` is the batch run.
 run: $(STAMP)
-	$(VENV)/bin/harbour simulate --seed 7 --minutes 5
+	$(VENV)/bin/harbour serve
 
 test: lint
 	$(PY) -m pytest

@@ -7,7 +7,9 @@ machine's cores as a real deployment's clients would not. Bounded: ``--seconds``
 ``--clients`` connections, ``--subscribers`` sockets, and a timeout on every phase.
 
 Prints one JSON object: order requests/s achieved, round-trip latency (p50/p99/p99.9/max, ms)
-of every place and cancel, errors; for the subscribers: how many stayed connected and in
+of every place and cancel as the clients see it, the same requests' time inside the server
+(``server_residence_ms``: parsed request to answer written, so the part of the round trip the
+server owns, without the clients' own waits for a core), errors; for the subscribers: how many stayed connected and in
 sequence (``pu`` = previous ``u``), how many ended with a book equal to the final REST
 snapshot, gaps, disconnections, and how late depth events arrived (receive time - ``E``);
 the writer's commands and group commits; the machine (cores, load average).
@@ -107,7 +109,16 @@ async def _client(i: int, host: str, port: int, key: str, secret: str, interval:
         writer.close()
 
 
-def orders_main(url: str, credentials: list[tuple[str, str]], rate: float, seconds: float, results: Any) -> None:
+def _run_client(main: Any, loop: str) -> Any:
+    """Run a load generator's coroutine on asyncio or uvloop (its own process)."""
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
+
+
+def orders_main(url: str, credentials: list[tuple[str, str]], rate: float, seconds: float, results: Any, loop: str = "asyncio") -> None:
     host, port = url.split("//", 1)[1].split(":")
 
     async def run() -> dict[str, Any]:
@@ -128,7 +139,7 @@ def orders_main(url: str, credentials: list[tuple[str, str]], rate: float, secon
             "errors": out["errors"],
         }
 
-    report = asyncio.run(run())
+    report = _run_client(run(), loop)
     report["order_clients_cpu_s"] = round(time.process_time(), 2)
     results.put(report)
 
@@ -184,7 +195,9 @@ class Follower:
         self.apply(e)
 
 
-def subscribers_main(url: str, count: int, stream: str, compression: str | None, results: Any, commands: Any, timeout: float) -> None:
+def subscribers_main(
+    url: str, count: int, stream: str, compression: str | None, results: Any, commands: Any, timeout: float, loop: str = "asyncio"
+) -> None:
     import msgspec
     from websockets.asyncio.client import connect
 
@@ -229,7 +242,10 @@ def subscribers_main(url: str, count: int, stream: str, compression: str | None,
         results.put({"ready": subscribed})
         final_id = await asyncio.to_thread(commands.get)
         done.set()
-        await asyncio.wait(tasks, timeout=timeout)
+        # every follower that is still connected reaches the last update (they may all have it already)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(f.closed or f.last >= final_id for f in followers):
+            await asyncio.sleep(0.05)
         final = await asyncio.to_thread(get_depth)
         fb = {p: q for p, q in final["bids"]}
         fa = {p: q for p, q in final["asks"]}
@@ -248,7 +264,7 @@ def subscribers_main(url: str, count: int, stream: str, compression: str | None,
             "event_lag_ms_max": round(max(lags), 1) if lags else None,
         }
 
-    report = asyncio.run(run())
+    report = _run_client(run(), loop)
     report["subscribers_cpu_s"] = round(time.process_time(), 2)
     results.put(report)
 
@@ -264,12 +280,22 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=500)
     parser.add_argument("--stream", default="btcusd@depth@100ms")
     parser.add_argument("--compression", choices=("none", "deflate"), default="none", help="permessage-deflate on the sockets (ccxt offers it)")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the server's event loop (ServerThread uses asyncio)")
+    parser.add_argument("--loop", choices=("default", "asyncio", "uvloop"), default="default", help="the server's event loop (default: server.LOOP)")
+    parser.add_argument("--http", choices=("default", "h11", "httptools"), default="default", help="the server's HTTP parser (default: server.HTTP)")
+    parser.add_argument("--server-deflate", choices=("off", "on"), default="off", help="accept permessage-deflate when a client offers it")
+    parser.add_argument("--client-loop", choices=("asyncio", "uvloop"), default="uvloop", help="the load generators' event loop")
+    parser.add_argument("--switch-interval-ms", type=float, default=0.0, help="the server process's GIL switch interval (0: Python's 5 ms)")
     args = parser.parse_args()
     if not (0 < args.seconds <= 120 and 0 < args.clients <= 500 and 0 <= args.subscribers <= 2_000 and 0 < args.rate <= 50_000):
         raise SystemExit("bounded: seconds <= 120, clients <= 500, subscribers <= 2000, rate <= 50000")
 
     from harbour.api import Gateway, GatewayConfig, Role, Scope, ServerThread, VenueService, demo_keys, demo_setup
+    from harbour.api.server import HTTP, LOOP
+
+    if args.switch_interval_ms:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
+    loop = LOOP if args.loop == "default" else args.loop
+    http = HTTP if args.http == "default" else args.http
     from harbour.kernel.money import MICRO
     from harbour.venue.commands import AccountKind, Deposit, OpenAccount
 
@@ -289,7 +315,7 @@ def main() -> None:
         service = VenueService(Path(tmp), setup=setup)
         service.start()
         gateway = Gateway(service, keys, GatewayConfig(ip_weight_per_minute=10**9, key_weight_per_minute=10**9))
-        server = (ServerThread if args.loop == "asyncio" else _uvloop_server_thread())(gateway.app).start()
+        server = ServerThread(gateway.app, loop=loop, http=http, ws_deflate=args.server_deflate == "on").start()
         ctx = mp.get_context("spawn")
         sub_results, sub_commands, order_results = ctx.Queue(), ctx.Queue(), ctx.Queue()
         report: dict[str, Any] = {
@@ -297,28 +323,41 @@ def main() -> None:
             "target_order_requests_per_s": args.rate,
             "seconds": args.seconds,
             "clients": args.clients,
-            "loop": args.loop,
+            "loop": loop,
+            "http": http,
             "compression": args.compression,
+            "server_deflate": args.server_deflate,
+            "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3),
+            "client_loop": args.client_loop,
         }
         subscribers = None
         try:
             if args.subscribers:
                 compression = None if args.compression == "none" else "deflate"
                 subscribers = ctx.Process(
-                    target=subscribers_main, args=(server.url, args.subscribers, args.stream, compression, sub_results, sub_commands, 120.0)
+                    target=subscribers_main,
+                    args=(server.url, args.subscribers, args.stream, compression, sub_results, sub_commands, 120.0, args.client_loop),
                 )
                 subscribers.start()
                 report["subscribers_ready"] = sub_results.get(timeout=180)["ready"]
             commands0, commits0 = service.commands, service.commits
+            gateway.residence_ns = []  # each request's time inside the server (parsed -> answer written)
             load0 = os.getloadavg()
             cpu0 = time.process_time()
             wall0 = time.monotonic()
-            orders = ctx.Process(target=orders_main, args=(server.url, credentials, args.rate, args.seconds, order_results))
+            orders = ctx.Process(target=orders_main, args=(server.url, credentials, args.rate, args.seconds, order_results, args.client_loop))
             orders.start()
             report.update(order_results.get(timeout=args.seconds + 120))
             orders.join(30)
             wall = time.monotonic() - wall0
-            report["server_cpu_s_per_s"] = round((time.process_time() - cpu0) / wall, 2)
+            server_cpu = time.process_time() - cpu0
+            report["server_cpu_s_per_s"] = round(server_cpu / wall, 2)
+            # CPU per request is steadier than throughput on a shared machine (it ignores waiting for a core)
+            report["server_cpu_ms_per_order_request"] = round(1000 * server_cpu / max(1, report["order_requests"]), 3)
+            residence = [ns / 1e6 for ns in gateway.residence_ns]
+            report["server_residence_ms_p50"] = pct(residence, 0.50)
+            report["server_residence_ms_p99"] = pct(residence, 0.99)
+            report["server_residence_ms_p999"] = pct(residence, 0.999)
             report["writer_commands"] = service.commands - commands0
             report["writer_group_commits"] = service.commits - commits0
             report["loadavg_before"] = [round(x, 2) for x in load0]
@@ -337,18 +376,6 @@ def main() -> None:
             service.stop()
     report["machine"] = {"cores": os.cpu_count(), "cpu": _cpu_model(), "python": sys.version.split()[0]}
     print(json.dumps(report))
-
-
-def _uvloop_server_thread() -> Any:
-    from harbour.api import ServerThread
-
-    class UvloopServerThread(ServerThread):
-        def _run(self) -> None:
-            import uvloop
-
-            uvloop.run(self.server.serve(sockets=[self.socket]))
-
-    return UvloopServerThread
 
 
 def _cpu_model() -> str:

@@ -126,3 +126,21 @@ def test_an_ed25519_signature_from_another_private_key_is_refused(venue: Running
 
     with pytest.raises(ccxt.AuthenticationError):
         ex.fetch_balance()
+
+
+def test_a_forged_forwarded_for_header_neither_passes_an_ip_allowlist_nor_escapes_the_ip_weight(venue: RunningVenue, strict_gateway: str) -> None:
+    key, secret = venue.keys.issue_hmac(Role.CLIENT, CLIENT_A, (Scope.READ,), ip_allowlist=("10.9.8.7",), label="forged")
+    venue.keys.keys[key.key_id] = key
+    ex = client(venue, "client-a")
+    ex.apiKey, ex.secret = key.key_id, secret
+    ex.headers = {"X-Forwarded-For": "10.9.8.7"}
+    forged = urllib.request.Request(strict_gateway + "/fapi/v1/ping", headers={"X-Forwarded-For": "10.1.1.1"})
+
+    weights = []
+    for _ in range(2):
+        with urllib.request.urlopen(forged, timeout=10) as response:
+            weights.append(int(response.headers["x-mbx-used-weight-1m"]))
+
+    with pytest.raises(ccxt.AuthenticationError):
+        ex.fetch_balance()
+    assert weights == [1, 2]  # counted against the loopback caller, whatever the header says

@@ -19,18 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from harbour.api import Gateway, GatewayConfig, ServerThread, WriterContext
-from harbour.api.demo import CLIENT_A, FLOW_ACCOUNT, MM_ACCOUNT
+from harbour.api.demo import CLIENT_A, CLIENT_B, FLOW_ACCOUNT, MM_ACCOUNT
 from harbour.api.streams import book_levels
 from harbour.api.ws import StreamConfig
 from harbour.cli.serve import RunningVenue, start_venue
 from harbour.kernel.money import format_units
-from harbour.venue.commands import AmendOrder, CancelOrder, OrderType, PlaceOrder, Side, TimeInForce
+from harbour.venue.commands import AmendOrder, CancelOrder, Deposit, OrderType, PlaceOrder, Side, TimeInForce, Withdraw
 
-from .conftest import WAIT_S, _send, client, credential, wait_for
+from .conftest import WAIT_S, _send, client, credential, public, wait_for
 
 BTC = "BTC/USD:USD"
 
@@ -219,10 +219,20 @@ def _burst(rng: random.Random, rounds: int) -> Callable[[WriterContext], None]:
     return job
 
 
-def test_depth_diffs_applied_to_the_rest_snapshot_rebuild_the_engines_book_exactly(quiet_venue: RunningVenue) -> None:
-    venue = quiet_venue
-    rng = random.Random(5)
-    with connect(ws_url(venue.url) + "/public/ws/0", compression=None, max_queue=None) as ws:
+@pytest.mark.parametrize("deflate", [False, True], ids=["frames-written-once-to-every-transport", "permessage-deflate-through-asgi-send"])
+def test_depth_diffs_applied_to_the_rest_snapshot_rebuild_the_engines_book_exactly(quiet_venue: RunningVenue, deflate: bool) -> None:
+    gateway = Gateway(quiet_venue.service, quiet_venue.keys)
+    server = ServerThread(gateway.app, ws_deflate=deflate).start()
+    try:
+        _rebuild_from_snapshot_and_diffs(quiet_venue, ws_url(server.url), "deflate" if deflate else None, random.Random(5), gateway, deflate)
+    finally:
+        server.stop()
+
+
+def _rebuild_from_snapshot_and_diffs(
+    venue: RunningVenue, ws_base: str, compression: str | None, rng: random.Random, gateway: Gateway, deflate: bool
+) -> None:
+    with connect(ws_base + "/public/ws/0", compression=compression, max_queue=None) as ws:
         ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusd@depth@100ms"], "id": 1}))
         assert json.loads(ws.recv(timeout=WAIT_S)) == {"result": None, "id": 1}
         early: list[Future[None]] = [venue.service.submit_job(_burst(rng, 20)) for _ in range(15)]
@@ -236,6 +246,8 @@ def test_depth_diffs_applied_to_the_rest_snapshot_rebuild_the_engines_book_exact
             lambda ctx: (book_levels(ctx.state.books["BTCUSD"].bids), book_levels(ctx.state.books["BTCUSD"].asks), ctx.reads.book_update["BTCUSD"])
         )
         events = frames_until(ws, lambda f: f.get("u") == final_id, "the depth event of the last change")
+        # with an extension negotiated, frames go through ASGI send; without, straight to the transport
+        assert gateway.streams.conns and all((conn.direct is None) == deflate for conn in gateway.streams.conns)
 
     book = {"b": {p: q for p, q in snapshot["bids"]}, "a": {p: q for p, q in snapshot["asks"]}}
     last = snapshot["lastUpdateId"]
@@ -454,3 +466,79 @@ def test_the_market_makers_user_stream_carries_only_its_own_account(venue: Runni
     assert mm_order_ids and all(owners.get(i) == MM_ACCOUNT for i in mm_order_ids)
     assert all(secret not in raw for secret in ("client-a-secret-take", "client-a-secret-rest", f'"i": {taken["id"]},', f'"i": {resting["id"]},'))
     assert not [f for f in b_frames if f.get("e") == "ORDER_TRADE_UPDATE"]
+
+
+def test_account_update_reports_deposits_and_withdrawals_as_balance_change_but_not_a_fills_pnl_or_fee(quiet_venue: RunningVenue) -> None:
+    venue = quiet_venue
+    token = listen_key(venue, "client-b")
+    with connect(ws_url(venue.url) + "/private/ws?listenKey=" + token, compression=None, max_queue=None) as ws:
+        venue.service.call(lambda ctx: ctx.submit(Deposit(account=CLIENT_B, asset="USD", amount=250_000_000, reference="wire in")))
+        deposit = frames_until(ws, lambda f: f.get("e") == "ACCOUNT_UPDATE", "the deposit's account update")[-1]
+        venue.service.call(lambda ctx: ctx.submit(Withdraw(account=CLIENT_B, asset="USD", amount=100_000_000, reference="wire out")))
+        withdrawal = frames_until(ws, lambda f: f.get("e") == "ACCOUNT_UPDATE", "the withdrawal's account update")[-1]
+        venue.service.call(_clear_book)
+        venue.service.call(
+            lambda ctx: (
+                ctx.submit(PlaceOrder(account=FLOW_ACCOUNT, instrument="BTCUSD", side=Side.SELL, qty=1, price=9_500_000, tif=TimeInForce.GTC)),
+                ctx.submit(PlaceOrder(account=CLIENT_B, instrument="BTCUSD", side=Side.BUY, qty=1, price=9_500_000, tif=TimeInForce.IOC)),
+            )
+        )
+        fill = frames_until(ws, lambda f: f.get("e") == "ACCOUNT_UPDATE", "the fill's account update")[-1]
+
+    def usd(frame: Any) -> dict[str, str]:
+        return next(b for b in frame["a"]["B"] if b["a"] == "USD")
+
+    assert deposit["a"]["m"] == "DEPOSIT" and usd(deposit)["bc"] == "250.000000"
+    assert withdrawal["a"]["m"] == "WITHDRAW" and usd(withdrawal)["bc"] == "-100.000000"
+    assert float(usd(withdrawal)["wb"]) == float(usd(deposit)["wb"]) - 100
+    assert fill["a"]["m"] == "ORDER" and usd(fill)["bc"] == "0.000000"
+    assert float(usd(fill)["wb"]) < float(usd(withdrawal)["wb"])  # the taker fee came out of the wallet
+
+
+def test_sockets_from_one_address_beyond_its_limit_are_refused_until_one_closes(quiet_venue: RunningVenue) -> None:
+    gateway = Gateway(quiet_venue.service, quiet_venue.keys, GatewayConfig(streams=StreamConfig(max_connections_per_ip=2)))
+    server = ServerThread(gateway.app).start()
+    url = ws_url(server.url) + "/public/ws"
+    try:
+        with connect(url, compression=None), connect(url, compression=None) as second:
+            with pytest.raises(InvalidStatus) as refused:
+                connect(url, compression=None, open_timeout=WAIT_S)
+            second.close()
+            wait_for(lambda: gateway.streams.per_ip.get("127.0.0.1") == 1, "the closed socket to be released")
+            with connect(url, compression=None) as again:
+                again.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
+                listed = json.loads(again.recv(timeout=WAIT_S))
+    finally:
+        server.stop()
+
+    assert refused.value.response.status_code == 403
+    assert listed == {"result": [], "id": 1}
+    assert gateway.streams.stats["refused_over_ip_limit"] == 1
+
+
+def test_after_a_restart_with_resume_the_depth_stream_continues_from_the_rest_snapshot_and_ids_never_go_back(tmp_path: Path) -> None:
+    first = start_venue(tmp_path, port=0, market=False)
+    try:
+        first.service.call(
+            lambda ctx: ctx.submit(PlaceOrder(account=CLIENT_A, instrument="BTCUSD", side=Side.BUY, qty=2, price=9_490_000, tif=TimeInForce.GTC))
+        )
+        before = public(first, "/fapi/v1/depth?symbol=BTCUSD")[1]
+    finally:
+        first.stop()
+    resumed = start_venue(tmp_path, port=0, market=False, resume=True)
+    try:
+        snapshot = public(resumed, "/fapi/v1/depth?symbol=BTCUSD")[1]
+        with connect(ws_url(resumed.url) + "/public/ws", compression=None) as ws:
+            ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusd@depth@100ms"], "id": 1}))
+            assert json.loads(ws.recv(timeout=WAIT_S)) == {"result": None, "id": 1}
+            resumed.service.call(
+                lambda ctx: ctx.submit(PlaceOrder(account=CLIENT_A, instrument="BTCUSD", side=Side.BUY, qty=1, price=9_480_000, tif=TimeInForce.GTC))
+            )
+            event = frames_until(ws, lambda f: f.get("e") == "depthUpdate", "the first depth event after the restart")[-1]
+    finally:
+        resumed.stop()
+
+    assert snapshot["bids"] == before["bids"] == [["94900.00", "0.002"]]
+    assert snapshot["lastUpdateId"] >= before["lastUpdateId"]
+    assert event["pu"] == snapshot["lastUpdateId"] < event["U"] <= event["u"]
+    assert event["b"] == [["94800.00", "0.001"]]

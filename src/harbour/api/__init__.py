@@ -1,9 +1,10 @@
 """The trading gateway: Binance USDⓈ-M REST dialect over the venue, through its single writer.
 
 ``VenueService`` owns the sequencer, journal, engine and read model on one thread; the
-Starlette application (``create_app``) authenticates requests and turns them into jobs for
-it; ``ServerThread`` / ``serve_forever`` run it under uvicorn on loopback. ``harbour serve``
-(cli) composes these with the live simulated market (``harbour.sim.live_market``).
+gateway (``create_app``, a plain ASGI application with a dictionary route table)
+authenticates requests and turns them into jobs for it; ``ServerThread`` /
+``serve_forever`` run it under uvicorn on loopback. ``harbour serve`` (cli) composes these
+with the live simulated market (``harbour.sim.live_market``).
 """
 
 from harbour.api.demo import Credential, demo_keys, demo_setup

@@ -204,6 +204,8 @@ class ReadModel:
         self.trades: dict[str, deque[PublicTrade]] = {}
         self.candles: dict[tuple[str, str], Series] = {}  # (kind: trade|mark|index, symbol)
         self.funding: dict[str, deque[FundingRow]] = {}
+        # per book, the seq of the last command that changed one of its levels: written only by the
+        # stream source (api.streams), which sees the levels; REST lastUpdateId reads it here
         self.book_update: dict[str, int] = {}
         self.last_index: dict[str, int] = {}
         self.account_update_ms: dict[int, int] = {}
@@ -358,7 +360,6 @@ class ReadModel:
             trades = self.trades[sym] = deque(maxlen=MAX_PUBLIC_TRADES)
         trades.append(PublicTrade(trade_id=t.trade_id, price=t.price, qty=t.qty, buyer_is_maker=not taker_buys, time_ms=ms))
         self._series("trade", sym).add(ms, t.price, t.qty)
-        self.book_update[sym] = t.seq
 
     def _fill(self, account: int, fill: Fill) -> None:
         fills = self.fills.get(account)
@@ -379,7 +380,6 @@ class ReadModel:
             self._fill(account, Fill(trade_id=a.trade_id, order_id=0, symbol=a.instrument, side=side, price=a.price, qty=a.qty, fee=0, realised_pnl=pnl, maker=False, time_ms=ms))
 
     def _cancelled(self, e: OrderCancelled, ms: int) -> None:
-        self.book_update[e.instrument] = e.seq
         rec = self.orders.get(e.order_id)
         if rec is None or not rec.is_open:
             return
@@ -388,7 +388,6 @@ class ReadModel:
         self._close(rec)
 
     def _amended(self, e: OrderAmended, ms: int) -> None:
-        self.book_update[e.instrument] = e.seq
         rec = self.orders.get(e.order_id)
         if rec is None:
             return

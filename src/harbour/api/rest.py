@@ -13,18 +13,15 @@ refused on account endpoints (their views come under /hk/v1).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
 import msgspec
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from harbour.api import errors as E
 from harbour.api import views
@@ -33,7 +30,7 @@ from harbour.api.keys import ACCOUNT_ROLES, ApiKey, KeyStore, Scope
 from harbour.api.numbers import BadNumber, parse_decimal, parse_int, units
 from harbour.api.readmodel import OrderRecord, TriggerRecord
 from harbour.api.service import VenueService, WriterContext
-from harbour.api.ws import StreamConfig, StreamEndpoints, StreamHub
+from harbour.api.ws import StreamConfig, StreamHub, route_for
 from harbour.venue.accounts import Account
 from harbour.venue.commands import (
     AmendOrder,
@@ -62,6 +59,7 @@ MAX_AHEAD_MS: Final = 1_000
 CLIENT_ID_RE: Final = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 JSON_HEADERS: Final = {"content-type": "application/json"}
 NS_PER_MS: Final = 1_000_000
+OPENAPI_PATH: Final = "/openapi.json"
 
 PUBLIC, KEY, SIGNED = "PUBLIC", "KEY", "SIGNED"
 
@@ -801,15 +799,14 @@ def endpoints(config: GatewayConfig) -> dict[tuple[str, str], Endpoint]:
     return table
 
 
-# --- the HTTP layer -------------------------------------------------------------------------------
+# --- the HTTP layer: a plain ASGI application with a dictionary route table -----------------------
 
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[Any]]
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(msgspec.json.encode(body), status_code=status, headers=headers, media_type="application/json")
-
-
-def _error(error: ApiError) -> Response:
-    return _json({"code": error.code, "msg": error.msg}, error.status)
+_encode = msgspec.json.Encoder().encode
+_JSON_TYPE: Final = (b"content-type", b"application/json")
+_log = logging.getLogger("harbour.api.rest")
 
 
 def _parse_pairs(raw: bytes, into: dict[str, str]) -> None:
@@ -834,8 +831,27 @@ def _split_signature(total: bytes) -> tuple[bytes, str | None]:
     return total, None
 
 
+async def _read_body(receive: Receive) -> bytes:
+    chunks = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: the answer will go nowhere
+            break
+        chunks += message.get("body", b"")
+        if len(chunks) > MAX_BODY_BYTES:
+            raise ApiError(413, E.TOO_MANY_PARAMETERS, f"Request body larger than {MAX_BODY_BYTES} bytes.")
+        if not message.get("more_body", False):
+            break
+    return bytes(chunks)
+
+
 class Gateway:
-    """The ASGI application and its request pipeline."""
+    """The ASGI application and its request pipeline.
+
+    ``app`` is the gateway itself: an ASGI callable that finds the endpoint by (method, path) in
+    one dictionary (no per-request scan of route patterns) and hands the stream WebSocket
+    paths to the stream hub.
+    """
 
     def __init__(self, service: VenueService, keys: KeyStore, config: GatewayConfig | None = None) -> None:
         self.service = service
@@ -850,62 +866,81 @@ class Gateway:
         bind(service)  # the gateway's journal of disclosure acknowledgements (api.acknowledgements)
         self.ip_weights = WeightLimiter(self.config.ip_weight_per_minute, self.config.ban_ms)
         self.key_weights = WeightLimiter(self.config.key_weight_per_minute, self.config.ban_ms)
-        paths = sorted({path for _, path in self.table})
-        document = msgspec.json.encode(openapi(self.table))
-        routes = [Route(p, self._endpoint, methods=["GET", "POST", "PUT", "DELETE"]) for p in paths]
-        routes.append(Route("/openapi.json", lambda request: Response(document, media_type="application/json"), methods=["GET"]))
-        self.app = Starlette(routes=routes)
-        self.app.add_middleware(StreamEndpoints, hub=self.streams)
+        self.openapi_document = _encode(openapi(self.table))
+        self.paths = frozenset(path for _, path in self.table) | {OPENAPI_PATH}
+        self.app = self
+        self.residence_ns: list[int] | None = None  # a benchmark sets a list: each request's time in the app
 
-    async def _endpoint(self, request: Request) -> Response:
-        headers: dict[str, str] = {}
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            route = route_for(scope.get("path", ""), scope.get("query_string", b""))
+            if route is not None:
+                await self.streams.serve(scope, receive, send, route)
+            else:
+                await send({"type": "websocket.close", "code": 1000})  # refused before the handshake: HTTP 403
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        started = time.perf_counter_ns()
+        headers: list[tuple[bytes, bytes]] = []
         try:
-            response = await self._handle(request, headers)
+            status, body = await self._handle(scope, receive, headers)
         except ApiError as error:
-            response = _error(error)
-        response.headers.update(headers)
-        return response
+            status, body = error.status, _encode({"code": error.code, "msg": error.msg})
+        except Exception:
+            _log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            status, body = 500, _encode({"code": E.UNKNOWN, "msg": "An unknown error occurred while processing the request."})
+        headers.append(_JSON_TYPE)
+        headers.append((b"content-length", b"%d" % len(body)))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        if self.residence_ns is not None:
+            self.residence_ns.append(time.perf_counter_ns() - started)
 
-    async def _handle(self, request: Request, headers: dict[str, str]) -> Response:
-        method, path = request.method, request.url.path
+    async def _handle(self, scope: dict[str, Any], receive: Receive, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+        method: str = scope["method"]
+        path: str = scope["path"]
         endpoint = self.table.get((method, path))
         if endpoint is None:
-            raise ApiError(405, E.UNKNOWN, f"{method} is not supported on {path}.")
-        ip = request.client.host if request.client is not None else ""
+            if path == OPENAPI_PATH and method == "GET":
+                return 200, self.openapi_document
+            if path in self.paths:
+                raise ApiError(405, E.UNKNOWN, f"{method} is not supported on {path}.")
+            raise ApiError(404, E.UNKNOWN, f"{path} is not an endpoint of this venue (see {OPENAPI_PATH}).")
+        client = scope.get("client")
+        ip = client[0] if client else ""
         now = self.config.clock_ms()
         used = self.ip_weights.charge("ip:" + ip, endpoint.weight, now)
-        headers["X-MBX-USED-WEIGHT-1M"] = str(used)
-        call = await self._authenticate(request, endpoint)
+        headers.append((b"x-mbx-used-weight-1m", b"%d" % used))
+        call = await self._authenticate(scope, receive, method, path, ip, endpoint)
         if call.key is not None:
             key_used = self.key_weights.charge("key:" + call.key.key_id, endpoint.weight, now)
-            headers["X-HBR-KEY-USED-WEIGHT-1M"] = str(key_used)
+            headers.append((b"x-hbr-key-used-weight-1m", b"%d" % key_used))
         if not endpoint.writer:
-            return _json(endpoint.handler(call, _NoWriter()))  # type: ignore[arg-type]
+            return 200, _encode(endpoint.handler(call, _NoWriter()))  # type: ignore[arg-type]
 
         def job(ctx: WriterContext) -> Any:
             return endpoint.handler(call, ctx)
 
-        return _json(await self.service.run(job))
+        return 200, _encode(await self.service.run(job))
 
-    async def _authenticate(self, request: Request, endpoint: Endpoint) -> Call:
-        query: bytes = request.scope.get("query_string", b"")
+    async def _authenticate(self, scope: dict[str, Any], receive: Receive, method: str, path: str, ip: str, endpoint: Endpoint) -> Call:
+        query: bytes = scope.get("query_string", b"")
         if len(query) > MAX_QUERY_BYTES:
             raise ApiError(414, E.TOO_MANY_PARAMETERS, "Query string too long.")
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            raise ApiError(413, E.TOO_MANY_PARAMETERS, f"Request body larger than {MAX_BODY_BYTES} bytes.")
-        body = b""
-        if request.method in ("POST", "PUT", "DELETE"):
-            chunks = bytearray()
-            async for chunk in request.stream():
-                chunks += chunk
-                if len(chunks) > MAX_BODY_BYTES:
+        key_id = ""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > MAX_BODY_BYTES:
                     raise ApiError(413, E.TOO_MANY_PARAMETERS, f"Request body larger than {MAX_BODY_BYTES} bytes.")
-            body = bytes(chunks)
-        ip = request.client.host if request.client is not None else ""
+            elif name == b"x-mbx-apikey":
+                key_id = value.decode("latin-1")
+        body = await _read_body(receive) if method in ("POST", "PUT", "DELETE") else b""
         key: ApiKey | None = None
         if endpoint.security != PUBLIC:
-            key = self._key(request, ip, endpoint)
+            key = self._key(key_id, ip, endpoint)
         params: dict[str, str] = {}
         if endpoint.security == SIGNED:
             assert key is not None
@@ -918,10 +953,9 @@ class Gateway:
         else:
             _parse_pairs(query, params)
             _parse_pairs(body, params)
-        return Call(params=params, key=key, ip=ip, method=request.method, path=request.url.path)
+        return Call(params=params, key=key, ip=ip, method=method, path=path)
 
-    def _key(self, request: Request, ip: str, endpoint: Endpoint) -> ApiKey:
-        key_id = request.headers.get("x-mbx-apikey")
+    def _key(self, key_id: str, ip: str, endpoint: Endpoint) -> ApiKey:
         if not key_id:
             raise ApiError(401, E.BAD_API_KEY_FMT, E.MESSAGES[E.BAD_API_KEY_FMT])
         key = self.keys.get(key_id)
@@ -959,7 +993,7 @@ class _NoWriter:
     """Stands in for the writer context of handlers that read no venue state."""
 
 
-def create_app(service: VenueService, keys: KeyStore, config: GatewayConfig | None = None) -> Starlette:
+def create_app(service: VenueService, keys: KeyStore, config: GatewayConfig | None = None) -> Gateway:
     """The ASGI application of the gateway (routes under /fapi/v1, /fapi/v2, /fapi/v3 and /sapi/v1)."""
-    return Gateway(service, keys, config).app
+    return Gateway(service, keys, config)
 

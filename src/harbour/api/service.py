@@ -97,6 +97,49 @@ class WriterContext:
 Job = Callable[[WriterContext], Any]
 
 
+class _LoopWaiter:
+    """An asyncio caller's answer: settled on its own event loop, with one hand-over per batch
+    and loop (``call_soon_threadsafe``) instead of one cross-thread future per job."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self.loop = loop
+        self.future = future
+
+
+Waiter = Future[Any] | _LoopWaiter
+Outcome = tuple[Waiter, Any, BaseException | None]
+
+
+def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """On the caller's loop: hand each job its result (a caller that gave up is skipped)."""
+    for future, result, failure in settled:
+        if future.done():
+            continue
+        if failure is not None:
+            future.set_exception(failure)
+        else:
+            future.set_result(result)
+
+
+def _hand_over(outcomes: list[Outcome]) -> None:
+    """Resolve thread callers' futures now and each event loop's in one call on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+    for waiter, result, failure in outcomes:
+        if isinstance(waiter, _LoopWaiter):
+            by_loop.setdefault(waiter.loop, []).append((waiter.future, result, failure))
+        elif failure is not None:
+            waiter.set_exception(failure)
+        else:
+            waiter.set_result(result)
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            continue
+
+
 class _Periodic:
     __slots__ = ("interval_ns", "job", "due_ns", "name")
 
@@ -129,7 +172,7 @@ class VenueService:
         self._checkpoint_every = checkpoint_every
         self._snapshot_every = snapshot_every
         self._codec = CommandCodec(VenueCommand)
-        self._queue: queue.Queue[tuple[Job, Future[Any]] | None] = queue.Queue(MAX_QUEUED_JOBS)
+        self._queue: queue.Queue[tuple[Job, Waiter] | None] = queue.Queue(MAX_QUEUED_JOBS)
         self._periodic: list[_Periodic] = []
         self._subscribers: list[Subscriber] = []
         self._commit_hooks: list[CommitHook] = []
@@ -197,8 +240,16 @@ class VenueService:
         return future
 
     async def run(self, job: Callable[[WriterContext], T]) -> T:
-        """``submit_job`` for asyncio callers."""
-        return await asyncio.wrap_future(self.submit_job(job))
+        """``submit_job`` for asyncio callers (answered on the caller's loop, once per batch)."""
+        if self._failure is not None:
+            raise ApiError(503, -1001, f"venue writer stopped: {self._failure!r}")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        try:
+            self._queue.put_nowait((job, _LoopWaiter(loop, future)))
+        except queue.Full:
+            raise ApiError(503, -1008, "Server is currently overloaded with other requests. Please try again in a few minutes.") from None
+        return await future
 
     def call(self, job: Callable[[WriterContext], T], timeout_s: float | None = 30.0) -> T:
         """``submit_job`` and wait (for threads other than the writer)."""
@@ -287,7 +338,7 @@ class VenueService:
         q = self._queue
         while True:
             timeout = self._until_next_periodic()
-            batch: list[tuple[Job, Future[Any]]] = []
+            batch: list[tuple[Job, Waiter]] = []
             stopping = False
             try:
                 item = q.get(timeout=timeout) if timeout is None or timeout > 0 else q.get_nowait()
@@ -316,19 +367,22 @@ class VenueService:
         due = min(p.due_ns for p in self._periodic)
         return max(0.0, (due - time.monotonic_ns()) / 1e9)
 
-    def _run_batch(self, batch: list[tuple[Job, Future[Any]]]) -> None:
+    def _run_batch(self, batch: list[tuple[Job, Waiter]]) -> None:
         ctx = WriterContext(self, self._clock())
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
-        for job, future in batch:
-            if not future.set_running_or_notify_cancel():
+        outcomes: list[Outcome] = []
+        for job, waiter in batch:
+            if isinstance(waiter, _LoopWaiter):
+                if waiter.future.cancelled():  # the caller went away before its turn
+                    continue
+            elif not waiter.set_running_or_notify_cancel():
                 continue
             try:
-                outcomes.append((future, job(ctx), None))
+                outcomes.append((waiter, job(ctx), None))
             except ApiError as error:
-                outcomes.append((future, None, error))
+                outcomes.append((waiter, None, error))
             except Exception as error:
                 _log.exception("job failed")
-                outcomes.append((future, None, error))
+                outcomes.append((waiter, None, error))
         now = time.monotonic_ns()
         for p in self._periodic:
             if p.due_ns <= now:
@@ -345,14 +399,9 @@ class VenueService:
                 sequencer.commit()
                 self.commits += 1
             except BaseException as error:
-                for future, _, _ in outcomes:
-                    future.set_exception(ApiError(503, -1001, f"journal commit failed: {error!r}"))
+                _hand_over([(waiter, None, ApiError(503, -1001, f"journal commit failed: {error!r}")) for waiter, _, _ in outcomes])
                 raise
-        for future, result, failure in outcomes:
-            if failure is not None:
-                future.set_exception(failure)
-            else:
-                future.set_result(result)
+        _hand_over(outcomes)
         for hook in self._commit_hooks:
             try:
                 hook()
@@ -368,4 +417,4 @@ class VenueService:
             except queue.Empty:
                 return
             if item is not None:
-                item[1].set_exception(ApiError(503, -1001, f"venue writer stopped: {error!r}"))
+                _hand_over([(item[1], None, ApiError(503, -1001, f"venue writer stopped: {error!r}"))])

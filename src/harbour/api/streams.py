@@ -7,9 +7,9 @@ touched) and gathers, for the current batch:
 
 * depth changes per book: the new total quantity of each level that changed (0: the level is
   gone), and the first and last update id. The update id of a book is the seq of the last
-  command that changed one of its levels; the source writes it into the read model
-  (``ReadModel.book_update``), so the REST snapshot's ``lastUpdateId`` and the streams' ``U``/
-  ``u``/``pu`` are the same numbers by construction;
+  command that changed one of its levels; the source is the only writer of it (into
+  ``ReadModel.book_update``, where REST reads it), so the REST snapshot's ``lastUpdateId`` and
+  the streams' ``U``/``u``/``pu`` are the same numbers by construction;
 * public frames (trades, book ticker, partial depth, liquidations) for the streams someone
   listens to;
 * user-data frames (order, trade, conditional order, account and position updates) for the
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Final, Protocol
@@ -116,9 +116,22 @@ class _Touch:
     symbols: set[str] = field(default_factory=set)
     reason: str = ""
     ms: int = 0
+    changes: dict[str, int] = field(default_factory=dict)  # asset -> "bc": wallet change other than PnL and fees
 
 
-_TRANSFER_REASONS: Final = {"FUNDING": "FUNDING_FEE", "TRADE_SETTLEMENT": "ORDER", "LIQUIDATION_FEE": "ORDER", "AUTO_DELEVERAGING": "ADL"}
+_TRANSFER_REASONS: Final = {
+    "FUNDING": "FUNDING_FEE",
+    "TRADE_SETTLEMENT": "ORDER",
+    "LIQUIDATION_FEE": "ORDER",
+    "AUTO_DELEVERAGING": "ADL",
+    "DEPOSIT": "DEPOSIT",
+    "WITHDRAWAL": "WITHDRAW",
+    "ISOLATED_MARGIN": "MARGIN_TRANSFER",
+}
+# Binance's "bc" is the balance change except PnL and commission: trade settlement (realised PnL
+# and fees), liquidation fees and auto-deleveraging are not in it; deposits, withdrawals, margin
+# moved to or from an isolated position and funding payments are.
+_PNL_OR_COMMISSION: Final = frozenset({"TRADE_SETTLEMENT", "LIQUIDATION_FEE", "AUTO_DELEVERAGING"})
 
 
 def _level_qty(side: BookSide, price: int) -> int:
@@ -191,11 +204,13 @@ class StreamSource:
         self.accounts = frozenset(accounts)
 
     def _take_book(self, state: VenueState, reads: ReadModel, sym: str, seq: int) -> None:
-        """Start from the book as it stands: its update id is then the last seq (every change so far is in it)."""
+        """Start from the book as it stands: its update id is then the last seq (every change so far
+        is in it). The source is attached when the first gateway is built, before any request, and
+        after a ``--resume`` replay, so no lastUpdateId was reported before: none goes backwards."""
         book = state.books[sym]
         self._bids[sym] = book_levels(book.bids)
         self._asks[sym] = book_levels(book.asks)
-        last = seq if book.bids.levels or book.asks.levels else reads.book_update.get(sym, 0)
+        last = seq
         self._last_u[sym] = last
         self._published_u[sym] = last
         reads.book_update[sym] = last
@@ -305,7 +320,7 @@ class StreamSource:
                 self._level(sym, seq, ms, False, price, _level_qty(book.asks, price))
         book_update = reads.book_update
         last_u = self._last_u
-        for sym in symbols:  # the read model also moves it on changes that leave the levels as they were
+        for sym in symbols:
             book_update[sym] = last_u.get(sym, 0)
 
     def _level(self, sym: str, seq: int, ms: int, bid: bool, price: int, qty: int) -> None:
@@ -324,7 +339,7 @@ class StreamSource:
         pending[3 if bid else 4][price] = qty
         self._last_u[sym] = seq
 
-    def _touch(self, account: int, ms: int, reason: str, *, symbol: str = "", asset: str = "") -> None:
+    def _touch(self, account: int, ms: int, reason: str, *, symbol: str = "", asset: str = "", change: int = 0) -> None:
         if account not in self.accounts:
             return
         t = self._touched.get(account)
@@ -334,15 +349,18 @@ class StreamSource:
             t.symbols.add(symbol)
         if asset:
             t.assets.add(asset)
+            if change:
+                t.changes[asset] = t.changes.get(asset, 0) + change
         if not t.reason or t.reason == "ORDER":
             t.reason = reason
         t.ms = ms
 
     def _transfer(self, ev: TransferPosted, ms: int) -> None:
-        reason = _TRANSFER_REASONS.get(ev.kind, ev.kind if ev.kind in ("DEPOSIT", "WITHDRAW") else "ADJUSTMENT")
-        for ledger_account, asset, _amount in ev.postings:
+        reason = _TRANSFER_REASONS.get(ev.kind, "ADJUSTMENT")
+        counted = ev.kind not in _PNL_OR_COMMISSION
+        for ledger_account, asset, amount in ev.postings:
             if isinstance(ledger_account, int):
-                self._touch(ledger_account, ms, reason, asset=asset)
+                self._touch(ledger_account, ms, reason, asset=asset, change=amount if counted else 0)
             elif ledger_account.startswith("ISO:"):
                 _, account, symbol = ledger_account.split(":", 2)
                 if account.isdigit():
@@ -449,7 +467,8 @@ class StreamSource:
         private = self._private
         for account, touch in self._touched.items():
             if account in self.accounts:
-                private.append((account, text(account_update(state, account, touch.assets, touch.symbols, touch.reason, touch.ms))))
+                update = account_update(state, account, touch.assets, touch.symbols, touch.reason, touch.ms, touch.changes)
+                private.append((account, text(update)))
         published = Published(tuple(depth), tuple(public), tuple(private))
         self._depth = {}
         self._public = []
@@ -658,8 +677,11 @@ def algo_update(rec: TriggerRecord, inst: Instrument, status: str, ms: int) -> d
     }
 
 
-def account_update(state: VenueState, account: int, assets: Iterable[str], symbols: Iterable[str], reason: str, ms: int) -> dict[str, Any]:
-    """``ACCOUNT_UPDATE``: the touched balances and positions of one account, as they stand now."""
+def account_update(
+    state: VenueState, account: int, assets: Iterable[str], symbols: Iterable[str], reason: str, ms: int, changes: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """``ACCOUNT_UPDATE``: the touched balances and positions of one account, as they stand now;
+    ``bc`` per asset is ``changes`` (the batch's wallet change other than PnL and fees)."""
     ledger = state.ledger
     acct = state.accounts.get(account)
     assets = set(assets)
@@ -691,7 +713,7 @@ def account_update(state: VenueState, account: int, assets: Iterable[str], symbo
     balances = []
     for asset in sorted(assets):
         wallet = views.money(ledger.balance(account, asset))
-        balances.append({"a": asset, "wb": wallet, "cw": wallet, "bc": "0"})
+        balances.append({"a": asset, "wb": wallet, "cw": wallet, "bc": views.money(changes.get(asset, 0) if changes else 0)})
     return {"e": "ACCOUNT_UPDATE", "E": ms, "T": ms, "a": {"m": reason or "ORDER", "B": balances, "P": positions}}
 
 

@@ -25,6 +25,13 @@ own bounded queue (frames and bytes) drained by its own task; a socket whose que
 a slow consumer and is disconnected at once (its TCP connection aborted), never buffered
 without bound and never skipped (a gap would break its book).
 
+Fan-out writes each frame once: under uvicorn's websockets-sansio protocol with no extension
+negotiated (the server declines permessage-deflate), a frame's wire bytes (text opcode, length,
+payload; a server's frames are unmasked) are built once and written as they are to every
+subscriber's transport while it is writable, with no task switch per socket; a socket whose
+transport pushes back gets the frame through its queue, in order. Any other server, or a
+socket with an extension, goes through ASGI ``send`` as before.
+
 Listen keys (``/fapi/v1/listenKey``, API-key header only): POST creates one per API key (or
 extends and returns the live one), PUT extends it, DELETE closes it; validity 60 minutes
 (``listen_key_validity_ms``). On expiry every socket on it gets ``listenKeyExpired`` and is
@@ -36,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -67,6 +75,7 @@ _CLOSE_NORMAL, _CLOSE_POLICY, _CLOSE_TRY_LATER = 1000, 1008, 1013
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamConfig:
     max_connections: int = 10_000
+    max_connections_per_ip: int = 1_000  # open sockets from one address; beyond: refused (HTTP 403 at the handshake)
     max_streams_per_connection: int = 200  # Binance USDⓈ-M's figure
     max_requests_per_second: int = 10  # incoming messages per socket (Binance: 10)
     max_queued_frames: int = 2_000  # per socket; beyond: a slow consumer, disconnected
@@ -180,6 +189,29 @@ def route_for(path: str, query: bytes) -> Route | None:
 Send = Callable[[dict[str, Any]], Any]
 
 
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked WebSocket text frame (RFC 6455 section 5.2), as a server sends it."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
+
+def direct_protocol(send: Send) -> Any | None:
+    """The server protocol behind ``send`` when whole frames may be written to its transport as
+    they are: uvicorn's websockets-sansio protocol with no extension negotiated; else None."""
+    proto = getattr(send, "__self__", None)
+    if proto is None or type(proto).__name__ != "WebSocketsSansIOProtocol":
+        return None
+    if getattr(getattr(proto, "conn", None), "extensions", None) != []:
+        return None  # permessage-deflate (or another extension) rewrites frames: use send
+    if not all(hasattr(proto, name) for name in ("transport", "writable", "close_sent", "disconnected")):
+        return None
+    return proto
+
+
 class Conn:
     """One client socket: its streams, its bounded outgoing queue and the task that drains it."""
 
@@ -198,6 +230,7 @@ class Conn:
         "task",
         "requests",
         "close_code",
+        "direct",
     )
 
     def __init__(self, hub: StreamHub, send: Send, category: str, combined: bool, account: int | None = None, listen_key: str = "") -> None:
@@ -215,13 +248,19 @@ class Conn:
         self.task: asyncio.Task[None] | None = None
         self.requests: deque[float] = deque()
         self.close_code = _CLOSE_NORMAL
+        self.direct = direct_protocol(send)  # write frames straight to its transport (see the module doc)
 
     def push(self, frame: str, key: str = "") -> None:
-        """Queue ``frame`` (from the event loop only); a full queue disconnects a slow consumer."""
+        """Send or queue ``frame`` (from the event loop only); a full queue disconnects a slow consumer."""
         if self.closed:
             return
         if key and self.combined:
             frame = '{"stream":' + text(self.streams.get(key, key)) + ',"data":' + frame + "}"
+        direct = self.direct
+        if direct is not None and not self.queue and direct.writable.is_set():
+            if not (direct.close_sent or direct.disconnected or direct.transport.is_closing()):
+                direct.transport.write(self.hub.wire(frame))
+            return
         config = self.hub.config
         if len(self.queue) >= config.max_queued_frames or self.queued_bytes + len(frame) > config.max_queued_bytes:
             self.hub.slow_consumer(self)
@@ -240,18 +279,29 @@ class Conn:
         self.hub._forget(self)
 
     async def pump(self) -> None:
-        queue, send = self.queue, self.send
+        queue, send, direct = self.queue, self.send, self.direct
         try:
             while True:
                 await self.wake.wait()
                 self.wake.clear()
                 while queue:
-                    frame = queue.popleft()
+                    frame = queue[0]
                     if frame is None:
+                        queue.popleft()
                         await send({"type": "websocket.close", "code": self.close_code})
                         return
-                    self.queued_bytes -= len(frame)
-                    await send({"type": "websocket.send", "text": frame})
+                    if direct is None:
+                        queue.popleft()
+                        self.queued_bytes -= len(frame)
+                        await send({"type": "websocket.send", "text": frame})
+                        continue
+                    await direct.writable.wait()
+                    if direct.close_sent or direct.disconnected or direct.transport.is_closing():
+                        return
+                    if queue and queue[0] is frame:  # still ours to send (not dropped as a slow consumer meanwhile)
+                        queue.popleft()
+                        self.queued_bytes -= len(frame)
+                        direct.transport.write(self.hub.wire(frame))
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer went away mid-send
@@ -388,7 +438,14 @@ class StreamHub:
         # read by the writer thread (Sink): replaced whole, never mutated
         self.wanted: frozenset[str] = frozenset()
         self.accounts: frozenset[int] = frozenset()
-        self.stats = {"connections": 0, "slow_consumers_disconnected": 0, "listen_keys_expired": 0, "requests_over_limit": 0}
+        self.stats = {
+            "connections": 0,
+            "slow_consumers_disconnected": 0,
+            "listen_keys_expired": 0,
+            "requests_over_limit": 0,
+            "refused_over_ip_limit": 0,
+        }
+        self.per_ip: dict[str, int] = {}  # open sockets per client address
         self._loop: asyncio.AbstractEventLoop | None = None
         self._initial_u: dict[str, int] | None = None  # set on the writer when the sink is added
         self._coalescers: dict[str, list[_Coalescer]] = {}
@@ -398,6 +455,15 @@ class StreamHub:
         self._next_poll: dict[str, float] = {}
         self._last_polled: dict[str, Any] = {}
         self._kline_starts: dict[str, int] = {}
+        self._wire_text = ""
+        self._wire_bytes = text_frame(b"")
+
+    def wire(self, frame: str) -> bytes:
+        """``frame`` as WebSocket wire bytes, built once for all the subscribers it is pushed to."""
+        if frame is not self._wire_text:
+            self._wire_text = frame
+            self._wire_bytes = text_frame(frame.encode())
+        return self._wire_bytes
 
     # --- the writer's side (Sink) ----------------------------------------------------------------
 
@@ -684,6 +750,25 @@ class StreamHub:
                 await send({"type": "websocket.close", "code": _CLOSE_POLICY})
                 return
             initial.append((stream, name))
+        client = scope.get("client")
+        ip = client[0] if client else ""
+        if self.per_ip.get(ip, 0) >= self.config.max_connections_per_ip:
+            self.stats["refused_over_ip_limit"] += 1
+            await send({"type": "websocket.close", "code": _CLOSE_TRY_LATER})
+            return
+        self.per_ip[ip] = self.per_ip.get(ip, 0) + 1  # held from here (no await before) to the end of the socket
+        try:
+            await self._serve_accepted(send, receive, route, lk, initial)
+        finally:
+            left = self.per_ip.get(ip, 1) - 1
+            if left > 0:
+                self.per_ip[ip] = left
+            else:
+                self.per_ip.pop(ip, None)
+
+    async def _serve_accepted(
+        self, send: Send, receive: Callable[[], Any], route: Route, lk: ListenKey | None, initial: list[tuple[Stream, str]]
+    ) -> None:
         await send({"type": "websocket.accept"})
         conn = Conn(self, send, route.category, route.combined, lk.account if lk else None, lk.token if lk else "")
         self.conns.add(conn)
@@ -802,21 +887,3 @@ async def _close_quietly(send: Send, code: int) -> None:
         await asyncio.wait_for(send({"type": "websocket.close", "code": code}), 5.0)
     except Exception:
         return
-
-
-class StreamEndpoints:
-    """ASGI middleware: the stream WebSocket paths go to the hub (with the server's own ``send``,
-    so a slow consumer's connection can be aborted); everything else to the application."""
-
-    def __init__(self, app: Callable[..., Any], hub: StreamHub) -> None:
-        self.app = app
-        self.hub = hub
-
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Any], send: Send) -> None:
-        if scope.get("type") == "websocket":
-            route = route_for(scope.get("path", ""), scope.get("query_string", b""))
-            if route is not None:
-                await self.hub.serve(scope, receive, send, route)
-                return
-        await self.app(scope, receive, send)
-

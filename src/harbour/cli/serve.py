@@ -8,14 +8,18 @@ periodic job on the writer, and the gateway app under uvicorn.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
-if TYPE_CHECKING:  # the server stack (starlette, uvicorn) is imported only when serving
+if TYPE_CHECKING:  # the server stack (uvicorn, websockets) is imported only when serving
     from harbour.api import Credential, KeyStore, ServerThread, VenueService, WriterContext
     from harbour.sim.live_market import LiveMarket
 
@@ -97,6 +101,19 @@ def start_venue(
     return RunningVenue(service=service, server=server, credentials=credentials, market=live, keys=keys)
 
 
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) for the duration (only the main thread may set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8080,
@@ -108,18 +125,22 @@ def serve(
     seconds: Annotated[float, typer.Option(min=0, help="Stop after this many seconds (0: run until Ctrl-C).")] = 0.0,
 ) -> None:
     """Serve a live simulated venue (Binance USDⓈ-M REST dialect) for ccxt and other clients."""
-    venue = start_venue(
-        journal_dir, host=host, port=port, seed=seed, market=not no_market, resume=resume, funding_interval_s=funding_interval
-    )
-    typer.echo(f"Harbour venue listening on {venue.url}  (journal: {journal_dir})")
-    typer.echo("Demo API keys (HMAC-SHA256; secrets derived from the seed, not stored):")
-    for c in venue.credentials:
-        account = f"account {c.account}" if c.account is not None else "no account"
-        typer.echo(f"  {c.label:<17} {c.role.value:<14} {account:<13} key={c.api_key}")
-        typer.echo(f"  {'':<17} secret={c.secret}")
-    typer.echo("\nConnect with ccxt (every URL of the class repointed; 'hostname' only matters for a production fapi.<domain> host):\n")
-    typer.echo(venue.snippet())
     try:
+        venue = start_venue(
+            journal_dir, host=host, port=port, seed=seed, market=not no_market, resume=resume, funding_interval_s=funding_interval
+        )
+    except OSError as error:  # the address is taken (another `make run`?) or not ours to bind
+        typer.echo(f"cannot listen on {host}:{port}: {error.strerror or error}; try --port 0 (any free port)", err=True)
+        raise typer.Exit(1) from None
+    try:  # from here on, Ctrl-C (even while printing) stops the venue cleanly
+        typer.echo(f"Harbour venue listening on {venue.url}  (journal: {journal_dir}; Ctrl-C stops it)")
+        typer.echo("Demo API keys (HMAC-SHA256; secrets derived from the seed, not stored):")
+        for c in venue.credentials:
+            account = f"account {c.account}" if c.account is not None else "no account"
+            typer.echo(f"  {c.label:<17} {c.role.value:<14} {account:<13} key={c.api_key}")
+            typer.echo(f"  {'':<17} secret={c.secret}")
+        typer.echo("\nConnect with ccxt (every URL of the class repointed; 'hostname' only matters for a production fapi.<domain> host):\n")
+        typer.echo(venue.snippet())
         deadline = time.monotonic() + seconds if seconds else None
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
@@ -127,6 +148,8 @@ def serve(
                 typer.echo(f"venue writer stopped: {venue.service.failure!r}", err=True)
                 raise typer.Exit(2)
     except KeyboardInterrupt:
-        pass
+        typer.echo("\nstopping (the journal is committed; `harbour serve --resume` continues it)")
     finally:
-        venue.stop()
+        # a second Ctrl-C while stopping must not leave a traceback or a half-closed journal behind
+        with _signals_ignored():
+            venue.stop()
