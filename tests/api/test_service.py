@@ -3,10 +3,15 @@ and a restart that rebuilds the venue and its read model from the journal."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, wait
 from pathlib import Path
+
+import pytest
 
 from harbour.api import VenueService, WriterContext, demo_setup
 from harbour.api.demo import CLIENT_A, MM_ACCOUNT
+from harbour.api.errors import ApiError
 from harbour.api.rest import Gateway
 from harbour.cli.serve import RunningVenue
 from harbour.journal import FileJournal
@@ -72,3 +77,23 @@ def test_the_openapi_document_describes_every_route(venue: RunningVenue) -> None
     served = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
     assert status == 200
     assert served == set(Gateway(venue.service, venue.keys).table) | {("GET", "/openapi.json")}
+
+
+def test_a_job_sent_while_the_writer_stops_is_answered_not_left_waiting(tmp_path: Path) -> None:
+    service = VenueService(tmp_path, setup=demo_setup(START_NS), clock=_clock)
+    service.start()
+    futures: list[Future[int]] = []
+    sender = threading.Thread(target=lambda: futures.extend(service.submit_job(lambda ctx: ctx.last_seq) for _ in range(2_000)))
+    sender.start()
+    service.stop()
+    sender.join()
+    late = service.submit_job(lambda ctx: ctx.last_seq)
+
+    done, waiting = wait([*futures, late], timeout=10)
+    assert not waiting, f"{len(waiting)} jobs were never answered"
+    with pytest.raises(ApiError) as refused:
+        late.result()
+    assert (refused.value.status, refused.value.code) == (503, -1001)
+    for future in futures:
+        error = future.exception()
+        assert error is None or (isinstance(error, ApiError) and error.status == 503), error

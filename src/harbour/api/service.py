@@ -180,6 +180,7 @@ class VenueService:
         self._journal: FileJournal | None = None
         self._sequencer: Sequencer | None = None
         self._failure: BaseException | None = None
+        self._closed = False  # the writer has returned (stopped or failed): nothing queued will run
         self._ready = threading.Event()
         self.commands = 0
         self.commits = 0
@@ -230,26 +231,46 @@ class VenueService:
     def submit_job(self, job: Callable[[WriterContext], T]) -> Future[T]:
         """Queue ``job``; its future resolves after the batch it ran in is durable."""
         future: Future[T] = Future()
-        if self._failure is not None:
-            future.set_exception(ApiError(503, -1001, f"venue writer stopped: {self._failure!r}"))
+        refusal = self._refusal()
+        if refusal is not None:
+            future.set_exception(refusal)
             return future
         try:
             self._queue.put_nowait((job, future))
         except queue.Full:
             future.set_exception(ApiError(503, -1008, "Server is currently overloaded with other requests. Please try again in a few minutes."))
+        self._answer_if_closed()
         return future
 
     async def run(self, job: Callable[[WriterContext], T]) -> T:
         """``submit_job`` for asyncio callers (answered on the caller's loop, once per batch)."""
-        if self._failure is not None:
-            raise ApiError(503, -1001, f"venue writer stopped: {self._failure!r}")
+        refusal = self._refusal()
+        if refusal is not None:
+            raise refusal
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         try:
             self._queue.put_nowait((job, _LoopWaiter(loop, future)))
         except queue.Full:
             raise ApiError(503, -1008, "Server is currently overloaded with other requests. Please try again in a few minutes.") from None
+        self._answer_if_closed()
         return await future
+
+    def _refusal(self) -> ApiError | None:
+        """Why no job can be queued now (the writer failed or stopped), or None."""
+        if self._failure is not None:
+            return ApiError(503, -1001, f"venue writer stopped: {self._failure!r}")
+        if self._closed:
+            return ApiError(503, -1001, "venue writer stopped")
+        return None
+
+    def _answer_if_closed(self) -> None:
+        """A job queued while the writer was returning would wait for ever: the writer drains the
+        queue once it is closed, and whoever queues after that drains it again."""
+        if self._closed:
+            refusal = self._refusal()
+            assert refusal is not None
+            self._fail_queued(refusal)
 
     def call(self, job: Callable[[WriterContext], T], timeout_s: float | None = 30.0) -> T:
         """``submit_job`` and wait (for threads other than the writer)."""
@@ -325,8 +346,11 @@ class VenueService:
         except BaseException as error:
             self._failure = error
             _log.exception("venue writer stopped")
-            self._fail_queued(error)
         finally:
+            self._closed = True
+            refusal = self._refusal()
+            assert refusal is not None
+            self._fail_queued(refusal)
             journal = self._journal
             if journal is not None:
                 try:
@@ -410,11 +434,12 @@ class VenueService:
         if sequencer.is_halted:
             raise InvariantBroken("sequencer halted after an engine failure")
 
-    def _fail_queued(self, error: BaseException) -> None:
+    def _fail_queued(self, refusal: ApiError) -> None:
+        """Answer every job still queued with ``refusal`` (any thread may call this)."""
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
             if item is not None:
-                _hand_over([(item[1], None, ApiError(503, -1001, f"venue writer stopped: {error!r}"))])
+                _hand_over([(item[1], None, ApiError(refusal.status, refusal.code, refusal.msg))])
