@@ -11,6 +11,11 @@ The ledger does not decide who may go negative: callers check balances before
 posting; the invariant checks in ``invariants.py`` and the engine's own checks say
 which accounts must never be negative.
 
+Bulk transfers (``post_legs``): one transfer's many legs in one asset come as two columns
+(accounts, amounts), so 10^6 legs need no tuple each; on request the ledger leaves out the
+debits a balance does not cover and asks the caller how to pay them, reading and writing each
+wallet in one visit (venue funding settlement).
+
 Restricted accounts (``restrict_debits``): an owner may declare that an account's
 holdings may only ever leave to named counterparty accounts. The ledger then refuses,
 before changing anything, every transfer that debits the account and credits that asset
@@ -151,8 +156,9 @@ class Ledger:
         not depend on those accounts' balances of ``asset``.
 
         As ``post``: InvariantBroken if the transfer is not zero-sum per asset, after undoing
-        all of it. With debit restrictions in force, legs are read first, ``cover`` runs before
-        anything is applied and ``post`` applies the whole transfer.
+        all of it (an exception out of ``cover`` undoes the legs too). With debit restrictions
+        in force, legs are read first, ``cover`` runs before anything is applied and ``post``
+        applies the whole transfer.
         """
         if len(accounts) != len(amounts):
             raise ValueError(f"post_legs: {len(accounts)} accounts but {len(amounts)} amounts")
@@ -183,8 +189,20 @@ class Ledger:
                     left_out.append(i)
                 else:
                     wallet[asset] = before + amount
+
+        def undo_legs() -> None:
+            kept = [True] * len(accounts)
+            for i in left_out:
+                kept[i] = False
+            for account, amount in compress(zip(accounts, amounts, strict=True), kept):
+                balances[account][asset] -= amount
+
         net = {asset: sum(amounts) - sum(amounts[i] for i in left_out)}
-        extra = [*cover(left_out), *postings] if cover is not None else list(postings)
+        try:
+            extra = [*cover(left_out), *postings] if cover is not None else list(postings)
+        except BaseException:
+            undo_legs()
+            raise
         for account, other, amount in extra:
             wallet = get(account)
             if wallet is None:
@@ -195,11 +213,7 @@ class Ledger:
         if unbalanced:
             for account, other, amount in extra:
                 balances[account][other] -= amount
-            kept = [True] * len(accounts)
-            for i in left_out:
-                kept[i] = False
-            for account, amount in compress(zip(accounts, amounts, strict=True), kept):
-                balances[account][asset] -= amount
+            undo_legs()
             raise InvariantBroken(f"unbalanced transfer: {unbalanced}")
         transfer_id = self._next_transfer_id
         self._next_transfer_id = transfer_id + 1

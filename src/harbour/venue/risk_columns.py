@@ -1,7 +1,9 @@
 """Columnar risk inputs for the liquidation scan: derived state, an int64 lower bound, an exact recheck.
 
 Owns ``RiskColumns``, ``accounts_below_maintenance`` (the scan ``liquidate_after_mark`` walks)
-and ``exact_accounts_below_maintenance`` (the plain loop it must equal).
+and ``exact_accounts_below_maintenance`` (the plain loop it must equal). Funding reads who holds
+a position from the qty columns (``RiskColumns.holders``), which are exact, not a bound: money
+then moves by them, so the rule below on changes outside ``apply`` matters doubly.
 
 Derived, not venue state: the columns are not in ``to_state()`` or the snapshot and never
 touch the state hash. ``VenueState.risk_columns`` is None until the first scan builds them
@@ -652,6 +654,56 @@ class RiskColumns:
         self.marks[j] = mark
         if moved is not None:
             self._rest(moved)
+
+    # --- funding ----------------------------------------------------------------------------
+
+    def holders(self, st: VenueState, sym: str, out: list[object]) -> tuple[I64, I64, Mask] | None:
+        """(accounts ascending, qtys, isolated flags) of every non-zero position in ``sym``,
+        exactly as the state holds them now; None when the columns cannot say (``sym`` has no
+        column yet, a qty is at the int64 envelope's clamp, or the state has accounts the
+        columns never saw, which only code writing the state outside ``apply`` can cause).
+
+        Without ``prepare`` (no wallet or bound work): a qty column is exact for every account
+        not touched since the last scan; the touched ones (``dirty``, once ``out``, the current
+        command's events so far, is taken in) are read from the state instead."""
+        self.catch_up(out)
+        j = self.index.get(sym)
+        if j is None:
+            return None
+        n = self.n
+        dirty = self.dirty
+        row_of = self.row_of
+        opened = sum(1 for a in dirty if a not in row_of and a in st.accounts)
+        if int(np.count_nonzero(self.iso_of[:n] < 0)) + opened != len(st.accounts):
+            return None  # accounts this object never saw: state written outside apply (a bug; see the module doc)
+        qty = self.qty[j][:n]
+        nonzero = qty != 0
+        if dirty:
+            stale = [r for a in dirty for r in (row_of.get(a), row_of.get(isolated_account(a, sym))) if r is not None]
+            nonzero[np.array(stale, dtype=np.int64)] = False
+        rows = np.flatnonzero(nonzero)
+        q = qty[rows]
+        if q.shape[0] and max(int(q.max()), -int(q.min())) >= _LIM:
+            return None
+        accounts = self.account[rows]
+        isolated = self.iso_of[rows] >= 0
+        if accounts.shape[0] > 1 and not bool((accounts[1:] > accounts[:-1]).all()):
+            order = np.argsort(accounts, kind="stable")
+            accounts, q, isolated = accounts[order], q[order], isolated[order]
+        fresh = []
+        for account_id in sorted(dirty):
+            acct = st.accounts.get(account_id)
+            pos = acct.positions.get(sym) if acct is not None else None
+            if pos is not None and pos.qty:
+                if abs(pos.qty) >= _LIM:
+                    return None
+                fresh.append((account_id, pos.qty, pos.isolated))
+        if fresh:
+            at = np.searchsorted(accounts, np.array([f[0] for f in fresh], dtype=np.int64))
+            accounts = np.insert(accounts, at, [f[0] for f in fresh])
+            q = np.insert(q, at, [f[1] for f in fresh])
+            isolated = np.insert(isolated, at, [f[2] for f in fresh])
+        return accounts, q, isolated
 
     # --- the scan ---------------------------------------------------------------------------
 
