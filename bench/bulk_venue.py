@@ -179,6 +179,9 @@ def bulk_venue(accounts: list[AccountPlan], legs: list[Leg]) -> VenueEngine:
         st.next_trade_id += 1
         st.last_trade_price[leg.sym] = leg.price
     ledger._next_transfer_id += transfers  # noqa: SLF001
+    # the genesis reference prices built the risk columns of an empty venue; they do not follow
+    # state written outside apply, so drop them (risk_columns: such code must)
+    st.risk_columns = None
     return engine
 
 

@@ -134,10 +134,7 @@ def main() -> None:
     log(f"building {ACCOUNTS:,} accounts ...")
     started = time.perf_counter()
     accounts, legs = plan(ACCOUNTS // 2, SEED)
-    engine = bulk_venue(accounts, legs)
-    # the genesis SetReferencePrice built columns of an empty venue; bulk_venue then wrote the
-    # state outside apply, so they no longer follow it (risk_columns: such code must drop them)
-    engine.state.risk_columns = None
+    engine = bulk_venue(accounts, legs)  # without risk columns: the first scan builds them
     del accounts, legs
     build_s = time.perf_counter() - started
     st = engine.state
