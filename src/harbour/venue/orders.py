@@ -108,12 +108,13 @@ def _margin_problem(
 def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[object]) -> None:
     # --- validate -------------------------------------------------------------
     sym = cmd.instrument
-    problem = order_target_problem(st, cmd.account, sym)
-    if problem is not None:
+    acct = st.accounts.get(cmd.account)
+    inst = st.instruments.get(sym)
+    if acct is None or inst is None or inst.state is _HALTED:
+        problem = order_target_problem(st, cmd.account, sym)
+        assert problem is not None
         out.append(rejected(seq, ts, "place_order", problem[0], **problem[1]))
         return
-    acct = st.accounts[cmd.account]
-    inst = st.instruments[sym]
     qty = cmd.qty
     problem = quantity_problem(inst, qty)
     if problem is None and not inst.ref_price:
@@ -129,12 +130,12 @@ def place_order(st: VenueState, seq: int, ts: int, cmd: PlaceOrder, out: list[ob
         else:
             price = cmd.price
             problem = (C.PRICE_REQUIRED, {}) if price == 0 else _check_limit_price(inst, price)
-    if problem is None:
+    if problem is None and cmd.client_order_id:
         problem = client_order_id_problem(acct, cmd.client_order_id)
     # --- compliance gate: professional-investor status, close-only, reduce-only ------
     pos = acct.positions.get(sym) or _EMPTY
     reduce_only = cmd.reduce_only
-    if problem is None:
+    if problem is None and (acct.kind is _CLIENT or inst.state is _CLOSE_ONLY):
         problem, gated = exposure_gate(acct, inst, pos, is_buy, qty, ts)
         reduce_only = reduce_only or gated
     if problem is not None:
