@@ -10,7 +10,8 @@ every account it flags. These rules hold:
   maintenance is missed), and the columns mirror every wallet and position;
 - rows too large for int64 go to the exact path;
 - the columns are not state: building them never changes the state hash, and a state
-  restored from its snapshot scans the same as the live one;
+  restored from its snapshot scans the same as the live one; an engine restored from a
+  snapshot builds them at once;
 - an account that a liquidation touched is checked at its turn, as the plain loop would.
 """
 
@@ -26,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harbour.kernel.money import FX_SCALE
-from harbour.venue import VenueState, events
+from harbour.venue import VenueEngine, VenueState, events
 from harbour.venue.events import TransferPosted, VenueEvent
 from harbour.venue.limbs import fits, mul_div
 from harbour.venue.margin import cross_margin_balance_and_maintenance, isolated_margin_balance_and_maintenance
@@ -146,6 +147,26 @@ def test_a_state_restored_from_its_snapshot_scans_the_same_as_the_live_state(
     assert scans_at(restored, moves) == scans_at(v.state, moves)
     assert v.state.risk_columns is not None and restored.risk_columns is not None
     assert restored.state_hash() == v.hash()  # the same marks were set on both
+
+
+@examples(20)
+@given(setup=setups(), stream=streams(max_size=40), moves=marks)
+def test_an_engine_restored_from_a_snapshot_has_its_columns_built_and_following_the_state(
+    setup: Setup, stream: list[tuple[Any, ...]], moves: list[tuple[str, int]]
+) -> None:
+    v = Venue(check_rejects=False)
+    open_accounts(v, setup)
+    for intent in stream:
+        for command in commands_for(v, intent):
+            v.do(command)
+
+    engine = VenueEngine.restore(v.state.encode())
+
+    assert engine.state.risk_columns is not None, "the first mark update after a restart must not build them"
+    assert engine.state_hash() == v.hash()
+    assert_columns_follow_the_state(engine.state)
+    for by_columns, exact in scans_at(engine.state, moves):
+        assert by_columns == exact
 
 
 def test_building_and_using_the_columns_never_changes_the_state_hash(venue: Venue) -> None:

@@ -42,6 +42,7 @@ from harbour.venue.funds import (
 from harbour.venue.index_feed import publish_index, set_index_methodology
 from harbour.venue.margin import cross_equity_and_requirement, unrealised_pnl
 from harbour.venue.orders import amend_order, cancel_all_orders, cancel_order, place_order
+from harbour.venue.risk_columns import RiskColumns
 from harbour.venue.risk_reports import record_stress_report
 from harbour.venue.state import VenueState
 from harbour.venue.triggers import cancel_trigger_order, place_trigger_order
@@ -114,7 +115,13 @@ class VenueEngine:
 
     @classmethod
     def restore(cls, data: bytes) -> VenueEngine:
-        return cls(VenueState.decode(data))
+        """The engine of a snapshot, with its derived liquidation-scan columns built now (when a
+        mark exists to scan at), so neither the first mark update nor the first funding after a
+        restart walks every account (about 4 s and 1.5 s at 10^6 accounts)."""
+        state = VenueState.decode(data)
+        if any(inst.ref_price for inst in state.instruments.values()):
+            state.risk_columns = RiskColumns.build(state, [])
+        return cls(state)
 
     # --- read-only queries (for the CLI, simulator, gateway and tests) ------------------
 
