@@ -27,8 +27,8 @@ bites (the engine's own rules, ``venue/settlement.py`` and ``venue/liquidation.p
 3. ADL starts only when the backstop cannot pay for one more unit: at a step's first
    ``AutoDeleveraged`` the best remaining opposite order within the collar (other than the
    defaulter's own legal entity's) is absent, or its loss beyond the step's bankruptcy price
-   for one quantity unit exceeds what may still pay it: the defaulter's unrealised cross gains
-   and the fund's and tranche's holdings, valued as the engine values them (``_affordable_qty``:
+   for one quantity unit exceeds what may still pay it: the defaulter's unrealised gains on its
+   other cross positions and the fund's and tranche's holdings, valued as the engine values them (``_affordable_qty``:
    converted exactly as settlement would convert them) when the backstop was priced, less the
    loss beyond that price its fills already committed.
 4. Every ADL counterparty held, just before, a position on the other side at least as large
@@ -226,15 +226,18 @@ class Shadow:
         """A platform layer has nothing of ``asset`` and nothing it could convert into it (``cover_shortfall``)."""
         return self.balance(layer, asset) <= 0 and self.convertible_value(layer, asset) == 0
 
-    def backstop_capacity(self, account: int, cross: bool, asset: str) -> int:
+    def backstop_capacity(self, account: int, cross: bool, asset: str, liquidated: str) -> int:
         """What may pay a loss beyond the bankruptcy price, valued as ``liquidation._affordable_qty``
         does: the fund's and tranche's holdings as ``cover_shortfall`` converts them, and (cross) the
-        account's unrealised gains at the mark as ``settlement._realise_gains`` converts them."""
+        account's unrealised gains at the mark on its other positions than ``liquidated`` (whose
+        gain the bankruptcy price already counts), as ``settlement._realise_gains`` converts them."""
         total = sum(max(0, self.balance(layer, asset)) + self.convertible_value(layer, asset) for layer in (INSURANCE_FUND, PLATFORM_CAPITAL))
         if cross:
             reg = self.state.registry
             target = reg.assets[asset].currency
             for sym, headroom in self.cross_gains(account, asset):
+                if sym == liquidated:
+                    continue
                 inst = self.state.instruments[sym]
                 gain = headroom * inst.unit_value
                 if inst.settlement_asset == asset:
@@ -437,7 +440,7 @@ class WaterfallRules:
         return [sh.wallet_of(account, sym) for account, net in parties if net < 0]
 
     def _capacity(self, liq: _Liquidation, sym: str) -> int:
-        return self.sh.backstop_capacity(liq.account, not liq.scope, self.sh.state.instruments[sym].settlement_asset)
+        return self.sh.backstop_capacity(liq.account, not liq.scope, self.sh.state.instruments[sym].settlement_asset, sym)
 
     def _best_within_collar(self, a: AutoDeleveraged, liq: _Liquidation) -> int | None:
         """The best opposite order within the collar, other than the defaulter's legal entity's."""

@@ -352,10 +352,11 @@ def _backstop_limit(inst: Instrument, is_buy: bool) -> int:
 def _affordable_qty(st: VenueState, acct: Account, scope: str, inst: Instrument, is_buy: bool, want: int, bp: int, limit: int) -> int:
     """How much can be unwound between the bankruptcy price and ``limit`` with the loss beyond
     the bankruptcy price (price distance x qty x unit value) within what pays it, in the
-    settlement asset: the defaulter's own unrealised gains (cross), then the fund and tranche."""
+    settlement asset: the defaulter's unrealised gains on its other cross positions (this
+    position's own gain is already in its bankruptcy price), then the fund and tranche."""
     capacity = layers_payable(st, inst.settlement_asset)
     if not scope:
-        capacity += gains_payable(st, acct.account_id, inst.settlement_asset)
+        capacity += gains_payable(st, acct.account_id, inst.settlement_asset, excluding=inst.symbol)
     stp_group = acct.stp_group
     side = st.books[inst.symbol].asks if is_buy else st.books[inst.symbol].bids
     uv = inst.unit_value

@@ -108,10 +108,16 @@ def _gain_sources(state: VenueState, account_id: int, asset: str) -> Iterator[tu
         yield sym, pos, inst, value_e12, headroom
 
 
-def gains_payable(state: VenueState, account_id: int, asset: str) -> int:
+def gains_payable(state: VenueState, account_id: int, asset: str, excluding: str = "") -> int:
     """The most ``pay`` can take in ``asset`` from the account's unrealised cross gains at the
-    mark (``_realise_gains`` giving up every one), exactly as it would convert them."""
-    return sum((headroom * inst.unit_value * value_e12) // _RATE_DENOMINATOR for _, _, inst, value_e12, headroom in _gain_sources(state, account_id, asset))
+    mark (``_realise_gains`` giving up every one), exactly as it would convert them; without
+    the position in ``excluding`` (a liquidation's own position, whose gain its bankruptcy
+    price already counts)."""
+    return sum(
+        (headroom * inst.unit_value * value_e12) // _RATE_DENOMINATOR
+        for sym, _, inst, value_e12, headroom in _gain_sources(state, account_id, asset)
+        if sym != excluding
+    )
 
 
 def _realise_gains(state: VenueState, account_id: int, asset: str, missing: int, postings: Postings, gains: GainsApplied) -> int:
