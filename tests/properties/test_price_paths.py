@@ -482,3 +482,43 @@ def test_deleveraging_waits_until_the_backstop_cannot_pay_for_one_more_unit_with
     assert 0 < drawn <= step.backstop_qty * per_unit
     assert v.balance("DEFICIT", "HKD") == 0
     rules.check(out)
+
+
+def test_the_backstop_never_counts_the_liquidated_positions_own_gain_twice() -> None:
+    """Account 1 (HKD 100,000, cross) is long 1 BTC at 95,000 USD and long 20 ETH at 26,000 HKD.
+    BTC rises 2% (a gain of USD 1,900 on the BTC long), then ETH falls 22% (a loss of HKD 114,400):
+    the account is below maintenance and its BTC long, the larger maintenance margin, is liquidated
+    first. Its bankruptcy price, 96,927 USD (the opening fees left the account a sliver short at
+    the mark of 96,900), already counts the BTC gain; the book holds only the MM's bid at 96,000
+    USD, 0.927 USD a lot (0.001 BTC) beyond it. The tranche (HKD 50, USD 6.41) pays for 6 lots,
+    not the whole 1,000 that counting the BTC gain (USD 1,900) again would have bought with a loss
+    of USD 927 beyond the bankruptcy price; the rest is deleveraged, and nothing is booked to
+    DEFICIT."""
+    v, rules = _checked_venue(tranche_hkd=50)
+    for command in (
+        OpenAccount(account=1, kind=AccountKind.CLIENT, pi_expiry_ns=FAR_FUTURE),
+        Deposit(account=1, asset="HKD", amount=100_000 * MICRO),
+        OpenAccount(account=2, kind=AccountKind.CLIENT, pi_expiry_ns=FAR_FUTURE),
+        Deposit(account=2, asset="HKD", amount=1_000_000 * MICRO),
+        OpenAccount(account=9, kind=AccountKind.AFFILIATED_MM, legal_entity="MM"),
+        Deposit(account=9, asset="USD", amount=1_000_000 * MICRO),
+        PlaceOrder(account=9, instrument=BTCUSD, side=Side.SELL, qty=1_000, price=BTC_REF),
+        PlaceOrder(account=1, instrument=BTCUSD, side=Side.BUY, qty=1_000, price=BTC_REF, tif=TimeInForce.IOC),  # long 1 BTC
+        PlaceOrder(account=2, instrument=ETHHKD, side=Side.SELL, qty=20_000, price=ETH_REF),
+        PlaceOrder(account=1, instrument=ETHHKD, side=Side.BUY, qty=20_000, price=ETH_REF, tif=TimeInForce.IOC),  # long 20 ETH
+        SetReferencePrice(instrument=BTCUSD, price=9_690_000),  # BTC +2%
+        PlaceOrder(account=9, instrument=BTCUSD, side=Side.BUY, qty=2_000, price=9_600_000),  # the only bid
+    ):
+        _run(v, rules, command)
+
+    out = v.do(SetReferencePrice(instrument=ETHHKD, price=2_028_000))  # ETH -22%
+
+    steps = v.events_of(LiquidationStepped, out)
+    assert steps[0].instrument == BTCUSD and steps[0].book_qty == 0
+    assert steps[0].bankruptcy_price == 9_692_700
+    per_lot = (9_692_700 - 9_600_000) * 10  # 927,000 micro-USD beyond the bankruptcy price
+    tranche_usd = 50 * MICRO * 12_820_512 // 10**8  # HKD 50 at 1 HKD = 0.12820512 USD: 6,410,256
+    assert steps[0].backstop_qty == tranche_usd // per_lot == 6
+    assert steps[0].adl_qty == 1_000 - 6
+    assert v.balance("DEFICIT", "USD") == 0 and v.balance("DEFICIT", "HKD") == 0
+    rules.check(out)
