@@ -29,11 +29,13 @@ from harbour.broker.commands import (
     OpenVaFacility,
     ReconcileCustody,
     RecordAverageDailyVolume,
+    RecordBookFigures,
     RecordVaSuitability,
     RegisterSecuritiesMarginAccount,
     ResolveCustodyBreak,
     SetExchangeSession,
     SetSecurityMarginRatio,
+    SmfClientLoan,
     WithdrawCash,
     WithdrawSecurities,
     WithdrawVirtualAsset,
@@ -42,7 +44,7 @@ from harbour.broker.config import MAX_CASH, MAX_VA_PRICE, VaHaircutRule
 from harbour.broker.rejects import missing_templates
 from harbour.kernel.errors import RejectCode
 
-from .helpers import BTC_100K, Broker, coins, hkd
+from .helpers import BTC_100K, HOUR_NS, Broker, coins, hkd
 
 C = RejectCode
 
@@ -282,6 +284,14 @@ def _mark_outside_session(b: Broker) -> object:
     return MarkSecurity(security="0005", price=hkd(90))
 
 
+def _smf_extract_stale(b: Broker) -> object:
+    b.mixed_client(1, financed_btc=0)
+    b.ok(RecordBookFigures(shareholders_funds=hkd(10**9), capital=hkd(10**9), securities_margin_loans=hkd(10**9),
+                           client_loans=(SmfClientLoan(client=1, amount=hkd(100_000)),)))  # Wednesday 08:00 HKT
+    b.mark_va("BTC", BTC_100K, ts=b.ts + 29 * HOUR_NS)  # Thursday 13:00 HKT: no Thursday extract by the noon cut-off
+    return BuyVirtualAsset(client=1, asset="BTC", qty=coins(1), price=BTC_100K)
+
+
 ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.UNKNOWN_CLIENT: _unknown_client,
     C.CLIENT_ALREADY_EXISTS: _client_exists,
@@ -323,6 +333,7 @@ ROWS: dict[RejectCode, Callable[[Broker], object]] = {
     C.SINGLE_STOCK_LIMIT_EXCEEDED: _single_stock,
     C.CORRELATED_GROUP_LIMIT_EXCEEDED: _correlated_group,
     C.SECURITY_MARK_OUTSIDE_SESSION: _mark_outside_session,
+    C.SMF_EXTRACT_STALE: _smf_extract_stale,
 }
 
 

@@ -20,6 +20,8 @@ that fails is refused as a whole and the previous one stays in force):
 * Stressed NAV (26EC5, regulation.md A1 item 10): BTC/ETH stress shocks in [0, 100%]; the
   credit-limit support multiple of the stressed NAV is positive.
 * V2: the feed staleness limit and the divergence band are positive; at least one reference.
+* C2/C5 data currency: the SMF extract age limit is 1 to 10 HK business days and its
+  cut-off within a day.
 """
 
 from __future__ import annotations
@@ -120,6 +122,15 @@ class BrokerConfig(msgspec.Struct, frozen=True, kw_only=True):
     review_large_transfer_bps: int = 2_500  # trigger: while borrowing, one deposit or withdrawal worth more than 25% of the limit
     # N2 (house default): once reconciling, new financing needs a custody statement dated at most 2 days before today (HKT)
     custody_statement_max_age_days: int = 2
+    # C2/C5 data currency (house default; draft decision in docs/drafts/broker-smf.md): the SMF extract recorded on a HKT day stays current
+    # until 12:00 HKT on the next HK business day (the SMF book moves with HKEX settlement, on business days only):
+    # the overnight batch lands before the open; a missed morning blocks new financing from noon.
+    smf_extract_max_age_business_days: int = 1
+    smf_extract_cutoff_minutes_hkt: int = 12 * 60
+    # True: the broker's securities margin book lives in an SMF system outside this engine, so new financing needs
+    # a current extract even before the first one. False (default, D53): without an extract this engine's book is
+    # the whole book; the staleness rule applies from the first recorded extract on.
+    smf_extract_required: bool = False
     # V2 (house defaults): the primary VATP bid is cross-checked against the median of the references
     va_feed_stale_ns: int = 30 * 10**9  # a feed older than 30 s at the mark is stale
     va_feed_max_deviation_bps: int = 300  # primary vs reference median above 3% = divergent
@@ -144,6 +155,7 @@ SMF_BENCHMARK: Final = "SMF Guidelines benchmark (2019)"
 REGULATORY_FLOOR: Final = "regulatory floor 60% (26EC5); the volatility haircut above it is a house default pending risk-committee sign-off"
 OPERATIONS_INPUT: Final = "operations input (HK public holiday calendar)"
 PRODUCT_CHOICE: Final = "product choice (regulation.md A1 item 15: securities-only is allowed)"
+BOOK_SETUP: Final = "operations input (whether the broker's securities margin book lives in an SMF system outside this engine, D53)"
 
 PCT: Final = "pct"  # a value in bps, shown as a percentage
 DURATION: Final = "duration"  # nanoseconds
@@ -191,6 +203,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting(field="review_va_loan_share_bps", rule="K1", meaning="review due when the VA loan exceeds this share of the limit", unit=PCT),
     Setting(field="review_call_window_ns", rule="K1", meaning="review due after two calls within", unit=DURATION),
     Setting(field="review_large_transfer_bps", rule="K1", meaning="review due after one transfer worth more than this share of the limit", unit=PCT),
+    Setting(field="smf_extract_max_age_business_days", rule="C2/C5", meaning="new financing needs the SMF extract recorded at most this many HK business days before", unit=COUNT),
+    Setting(field="smf_extract_cutoff_minutes_hkt", rule="C2/C5", meaning="the SMF extract stays current until this time (minutes after midnight HKT) on its last business day", unit=COUNT),
+    Setting(field="smf_extract_required", rule="C2/C5", meaning="an SMF book exists outside this engine: new financing needs a current extract even before the first", unit="", basis=BOOK_SETUP),
     Setting(field="custody_statement_max_age_days", rule="N2", meaning="new financing needs a custody statement at most this many days old", unit=COUNT),
     Setting(field="va_feed_stale_ns", rule="V2", meaning="a VA feed older than this is stale", unit=DURATION),
     Setting(field="va_feed_max_deviation_bps", rule="V2", meaning="primary vs reference median above this is divergent", unit=PCT),

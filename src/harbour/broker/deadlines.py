@@ -5,6 +5,8 @@ Owns the deadline arithmetic. Hong Kong time is UTC+8 all year (no daylight savi
 * Securities-driven call: the next HK business day's cut-off (house default 12:00 HKT).
 * VA-driven call: the earlier of ts + ``va_call_deadline_ns`` (house default 24 h) and
   that same cut-off.
+* The SMF extract's validity (C2/C5 data currency, ``limits.smf_extract_expiry_ns``)
+  uses the same business-day arithmetic with its own cut-off.
 
 A business day here is Monday to Friday that is not in ``config.hk_holidays`` (days
 since 1970-01-01 in HKT). The HKEX trading calendar itself (typhoon/black-rainstorm
@@ -30,12 +32,19 @@ def is_hk_business_day(day: int, config: BrokerConfig) -> bool:
     return (day + _EPOCH_WEEKDAY) % 7 < 5 and day not in config.hk_holidays
 
 
-def next_business_day_cutoff_ns(ts_ns: int, config: BrokerConfig) -> int:
-    """The cut-off time (UTC ns) on the first HK business day after the HKT day of ``ts_ns``."""
-    day = (ts_ns + HKT_OFFSET_NS) // DAY_NS + 1
-    while not is_hk_business_day(day, config):
+def business_day_cutoff_ns(ts_ns: int, business_days: int, minutes_hkt: int, config: BrokerConfig) -> int:
+    """``minutes_hkt`` after midnight HKT (as UTC ns) on the ``business_days``-th HK business day after the HKT day of ``ts_ns``."""
+    day = (ts_ns + HKT_OFFSET_NS) // DAY_NS
+    for _ in range(business_days):
         day += 1
-    return day * DAY_NS + config.call_cutoff_minutes_hkt * NS_PER_MINUTE - HKT_OFFSET_NS
+        while not is_hk_business_day(day, config):
+            day += 1
+    return day * DAY_NS + minutes_hkt * NS_PER_MINUTE - HKT_OFFSET_NS
+
+
+def next_business_day_cutoff_ns(ts_ns: int, config: BrokerConfig) -> int:
+    """The call cut-off time (UTC ns) on the first HK business day after the HKT day of ``ts_ns``."""
+    return business_day_cutoff_ns(ts_ns, 1, config.call_cutoff_minutes_hkt, config)
 
 
 def call_deadline_ns(ts_ns: int, cause: str, config: BrokerConfig) -> int:

@@ -27,6 +27,17 @@ a new advance:
 
 The limits are in force from the first ``RecordBookFigures``: C2, C4 and C5 are measured
 against those figures, and before them the book is not known (see docs/decisions.md).
+
+Data currency of the SMF extract (C2/C5): the extract is a daily input, and C2/C5 measured
+on an old one are not measured at all. An extract recorded on HKT day D (by the command's
+journaled timestamp) is current until ``smf_extract_cutoff_minutes_hkt`` (house default
+12:00 HKT) on the ``smf_extract_max_age_business_days``-th (house default 1st) HK business
+day after D; the instant itself is still current. After it, every new advance is refused
+(SMF_EXTRACT_STALE) until the next ``RecordBookFigures``; repayments, withdrawals within
+limits, forced sales, cash-paid purchases and credit-limit changes are not blocked. The
+rule is in force while the latest record carries an SMF extract, or always when
+``smf_extract_required`` says an SMF book exists (then an advance before any record is
+refused too); otherwise this engine's book is the whole book and there is nothing to age.
 The broker's securities margin book lives in its SMF system, not here: this engine holds
 the VA loans and the collateral pledged to them. C2 (all products) and C5 (the whole book)
 therefore add the SMF extract recorded with the book figures; an empty extract means
@@ -43,11 +54,13 @@ justification, an approver and an expiry in the future.
 
 from __future__ import annotations
 
+import datetime
 from typing import Final, NamedTuple
 
 from harbour.broker.clients import Client
 from harbour.broker.commands import RecordBookFigures, RecordLimitException
-from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, MAX_CASH
+from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, HOUR_NS, MAX_CASH
+from harbour.broker.deadlines import HKT_OFFSET_NS, business_day_cutoff_ns
 from harbour.broker.events import BookFiguresRecorded, LimitExceptionApplied, LimitExceptionRecorded
 from harbour.broker.rejects import rejected
 from harbour.broker.state import BookFigures, BrokerState, LimitException
@@ -130,6 +143,48 @@ def group_all_loans(st: BrokerState, related_group: str, loans: dict[int, int]) 
     """C2: a related group's loans: each member's here (``loans``) and in the SMF books, plus members without an account here."""
     members = sum(client_all_loans(st, c, loans[c]) for c, other in st.clients.items() if other.related_group == related_group)
     return members + (st.book.smf_group_loan(related_group) if st.book is not None else 0)
+
+
+def smf_extract_in_force(st: BrokerState) -> bool:
+    """Whether new financing needs a current SMF extract: the latest record carries one, or the config says an SMF book exists."""
+    return st.config.smf_extract_required or (st.book is not None and st.book.has_smf_extract)
+
+
+def smf_extract_expiry_ns(st: BrokerState) -> int | None:
+    """The last instant (UTC ns) the recorded SMF extract is current, or None if nothing is recorded."""
+    if st.book is None:
+        return None
+    cfg = st.config
+    return business_day_cutoff_ns(st.book.recorded_ts_ns, cfg.smf_extract_max_age_business_days, cfg.smf_extract_cutoff_minutes_hkt, cfg)
+
+
+def smf_extract_stale(st: BrokerState, ts: int) -> dict[str, str | int] | None:
+    """The detail of a stale (or, when required, missing) SMF extract at ``ts``, or None if C2/C5 may be measured."""
+    if not smf_extract_in_force(st):
+        return None
+    expiry = smf_extract_expiry_ns(st)
+    if expiry is not None and ts <= expiry:
+        return None
+    recorded = st.book.recorded_ts_ns if st.book is not None else None
+    return {
+        "recorded": "never" if recorded is None else hkt_text(recorded),
+        "age": "unknown" if recorded is None else _hours_text(ts - recorded),
+        "valid_until": "no extract recorded" if expiry is None else hkt_text(expiry),
+        "now": hkt_text(ts),
+    }
+
+
+def hkt_text(ts_ns: int) -> str:
+    """``ts_ns`` as HKT wall-clock time to the second, for messages (YYYY-MM-DD HH:MM:SS HKT)."""
+    seconds = (ts_ns + HKT_OFFSET_NS) // 10**9
+    day, rest = divmod(seconds, 86_400)
+    date = datetime.date(1970, 1, 1) + datetime.timedelta(days=day)
+    return f"{date.isoformat()} {rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d} HKT"
+
+
+def _hours_text(ns: int) -> str:
+    whole, part = divmod(ns, HOUR_NS)
+    return f"{whole} h {part * 60 // HOUR_NS:02d} min"
 
 
 def group_margin_values(st: BrokerState, by_security: dict[str, int]) -> dict[str, int]:

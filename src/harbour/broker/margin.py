@@ -5,7 +5,7 @@ Owns the decisions taken on a client's figures; ``sellout`` owns the sale itself
 * M1 ``check_new_financing``: new financing only if post-trade R <= call ratio (100%),
   L <= credit limit, the client holds a facility and a passed suitability record, and
   no call is outstanding, no custody break is open and no daily statement is missing
-  (N2, ``reconciliation``);
+  (N2, ``reconciliation``), and the SMF extract C2/C5 count is current (``limits``);
   then the C1-C5 limits (``limits.check_limits``).
 * K1: a second call within the review window makes the credit review due (``reviews``).
 * M2: R > warning ratio (85%) -> warning (issued once on entry, cleared on exit).
@@ -37,6 +37,7 @@ from harbour.broker.events import (
     MarginWarningCleared,
     MarginWarningIssued,
 )
+from harbour.broker.limits import smf_extract_stale
 from harbour.broker.reconciliation import statement_overdue
 from harbour.broker.reviews import on_margin_call
 from harbour.broker.sellout import book_bad_debt_if_nothing_left, has_saleable_collateral_left, sale_order, sell_down_to_target
@@ -71,7 +72,7 @@ def forced_sale_trigger(fig: MarginFigures, client: Client, config: BrokerConfig
 
 
 def check_new_financing(st: BrokerState, client: Client, after: MarginFigures, ts: int) -> Problem | None:
-    """M1 (with E1, M3 and N2): may ``client`` be advanced the loan that leads to ``after`` at ``ts``?"""
+    """M1 (with E1, M3, N2 and the C2/C5 data currency): may ``client`` be advanced the loan that leads to ``after`` at ``ts``?"""
     cid = client.client_id
     if not client.facility_open:
         return RejectCode.NO_VA_FACILITY, {"client": cid}
@@ -87,6 +88,9 @@ def check_new_financing(st: BrokerState, client: Client, after: MarginFigures, t
     missing = statement_overdue(st, ts)
     if missing is not None:
         return RejectCode.CUSTODY_STATEMENT_MISSING, {"client": cid, **missing}
+    stale = smf_extract_stale(st, ts)
+    if stale is not None:
+        return RejectCode.SMF_EXTRACT_STALE, {"client": cid, **stale}
     if ratio_above(after.loan, after.margin_value, st.config.call_ratio_bps):
         shown = ratio_bps(after.loan, after.margin_value)
         return RejectCode.RATIO_WOULD_EXCEED_LIMIT, {"ratio_bps": "unbounded" if shown is None else shown, "limit_bps": st.config.call_ratio_bps}

@@ -57,6 +57,7 @@ BROKER_CODES: tuple[RejectCode, ...] = (
     RejectCode.SINGLE_STOCK_LIMIT_EXCEEDED,
     RejectCode.CORRELATED_GROUP_LIMIT_EXCEEDED,
     RejectCode.SECURITY_MARK_OUTSIDE_SESSION,
+    RejectCode.SMF_EXTRACT_STALE,
 )
 
 C = RejectCode
@@ -107,6 +108,8 @@ _TEMPLATES: dict[RejectCode, str] = {
     C.CORRELATED_GROUP_LIMIT_EXCEEDED: "client {client}: the book's margin value in correlated group {instrument}, {value}, is above "
     "the {limit_id} limit {limit}: no new financing against it",
     C.SECURITY_MARK_OUTSIDE_SESSION: "mark {price} of {security} refused: HKEX is closed and securities stay at the last close (V1)",
+    C.SMF_EXTRACT_STALE: "client {client}: no new financing: the SMF extract counted by C2/C5 was recorded {recorded} "
+    "(age {age}) and was current until {valid_until}; now {now}. Record today's extract (RecordBookFigures)",
 }
 
 

@@ -37,6 +37,8 @@ def validate_config(config: BrokerConfig) -> Problem | None:
         return RejectCode.INVALID_PARAMETER, {"problem": "call deadlines must be positive and the cut-off within a day"}
     if config.custody_statement_max_age_days <= 0:
         return RejectCode.INVALID_PARAMETER, {"problem": "the custody statement age limit must be positive"}
+    if not 0 < config.smf_extract_max_age_business_days <= 10 or not 0 <= config.smf_extract_cutoff_minutes_hkt < 24 * 60:
+        return RejectCode.INVALID_PARAMETER, {"problem": "the SMF extract age limit must be 1 to 10 business days and its cut-off within a day"}
     names = (
         "va_share_max_bps", "single_client_max_bps", "related_group_max_bps", "va_book_share_max_bps", "review_va_loan_share_bps",
         "review_large_transfer_bps", "liquidation_participation_bps", "single_stock_max_bps", "correlated_group_max_bps",

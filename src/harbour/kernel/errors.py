@@ -130,6 +130,7 @@ class RejectCode(IntEnum):
     SINGLE_STOCK_LIMIT_EXCEEDED = 5803
     CORRELATED_GROUP_LIMIT_EXCEEDED = 5804
     SECURITY_MARK_OUTSIDE_SESSION = 5805
+    SMF_EXTRACT_STALE = 5806  # C2/C5 data currency: the SMF extract is past its validity (D53)
 
     # 6xxx: compliance
     PROFESSIONAL_INVESTOR_STATUS_EXPIRED = 6001

@@ -37,6 +37,7 @@ from harbour.broker import VA_UNITS_PER_COIN, BrokerEngine, BrokerState, check_a
 from harbour.broker import commands as c
 from harbour.broker.clients import CALL
 from harbour.broker.config import (
+    BOOK_SETUP,
     COUNT,
     DAY_NS,
     DURATION,
@@ -90,8 +91,11 @@ from harbour.broker.limits import (
     client_all_loans,
     group_all_loans,
     group_margin_values,
+    hkt_text,
     liquidation_capacity,
     security_margin_values,
+    smf_extract_expiry_ns,
+    smf_extract_in_force,
 )
 from harbour.broker.stress import BookColumns, run_stress
 from harbour.broker.valuation import SECURITY, VIRTUAL_ASSET, client_figures, client_nav, margin_term, positions, va_margin_ratio_bps
@@ -246,7 +250,7 @@ def configuration_rows(cfg: BrokerConfig) -> list[tuple[str, str, str, str, str]
     """
     default = BrokerConfig()
     status_of = {HOUSE_DEFAULT: "HOUSE_DEFAULT", SMF_BENCHMARK: "SMF_BENCHMARK", REGULATORY_FLOOR: "REGULATORY_FLOOR",
-                 OPERATIONS_INPUT: "OPERATIONS_INPUT", PRODUCT_CHOICE: "PRODUCT_CHOICE"}
+                 OPERATIONS_INPUT: "OPERATIONS_INPUT", PRODUCT_CHOICE: "PRODUCT_CHOICE", BOOK_SETUP: "OPERATIONS_INPUT"}
     rows = []
     for setting in SETTINGS:
         value = _setting_text(cfg, setting)
@@ -542,6 +546,33 @@ def margin_call_log(run: ReportRun) -> Report:
 SMF_HEADER: Final = ("section", "item", "metric", "value", "limit", "status", "detail")
 
 
+def _nth_business_day(n: int) -> str:
+    return "next HK business day" if n == 1 else f"{n}th HK business day"
+
+
+def _smf_extract_currency(st: BrokerState, as_of_ns: int) -> tuple[tuple[str, ...], str]:
+    """The SMF extract's as-of time, age and validity at ``as_of_ns`` (C2/C5 data currency): the BOOK row and one sentence."""
+    cfg = st.config
+    rule = (f"an extract stays current until {cfg.smf_extract_cutoff_minutes_hkt // 60:02d}:{cfg.smf_extract_cutoff_minutes_hkt % 60:02d} HKT "
+            f"on the {_nth_business_day(cfg.smf_extract_max_age_business_days)} after the day it is recorded; after that new financing is refused")
+    expiry = smf_extract_expiry_ns(st)
+    in_force = smf_extract_in_force(st)
+    if st.book is None or expiry is None:
+        status = "STALE" if in_force else "NOT_IN_FORCE"
+        text = "no extract recorded" + ("; the configuration says an SMF book exists, so new financing is refused" if in_force else "")
+        return ("BOOK", "smf_extract_as_of", "age", "", "", status, f"{text} ({rule})"), f"{text}."
+    recorded = st.book.recorded_ts_ns
+    age = duration(max(0, as_of_ns - recorded))
+    if not in_force:
+        status, verdict = "NOT_IN_FORCE", "the latest record carries no SMF extract, so there is nothing to age"
+    elif as_of_ns <= expiry:
+        status, verdict = "WITHIN", "within the limit"
+    else:
+        status, verdict = "STALE", "beyond the limit: new financing is refused until the next extract"
+    text = f"recorded {hkt_text(recorded)} ({iso(recorded)}), age {age} at the report time, current until {hkt_text(expiry)}: {verdict}"
+    return ("BOOK", "smf_extract_as_of", "age", age, f"until {hkt_text(expiry)}", status, f"{text} ({rule})"), f"{text}; {rule}."
+
+
 def smf_monitor(run: ReportRun) -> Report:
     st = run.state
     cfg = st.config
@@ -592,6 +623,8 @@ def smf_monitor(run: ReportRun) -> Report:
     rows.append(("BOOK", "shareholders_funds", "HKD", hkd(funds), "", "", source))
     rows.append(("BOOK", "va_margin_loans", "HKD", hkd(va_loans), "", "", "sum of client loans in the broker state"))
     rows.append(("BOOK", "securities_margin_loans", "HKD", hkd(sec_loans), "", "", "as recorded (0 if not recorded)"))
+    extract_row, extract_text = _smf_extract_currency(st, run.as_of_ns)
+    rows.append(extract_row)
     rows.append(("BOOK", "total_margin_loans_to_capital", "multiple", multiple(total, capital), format_units(cfg.total_loans_max_capital_bps // 100, 2),
                  limit_status(total <= cap_limit, C4_TOTAL_LOANS, 0, "", "total margin loans above 5x capital"), f"total HKD {hkd(total)} vs cap HKD {hkd(cap_limit)}"))
     if book is None:
@@ -727,10 +760,12 @@ def smf_monitor(run: ReportRun) -> Report:
     intro = [
         f"Capital basis: {source}.",
         f"Concentration basis: {basis}",
+        f"SMF extract currency: {extract_text}",
         "Limits: C1 VA share of each client's margin value; C2 single client and related group; C4 VA share of the margin book, "
         "total loans to capital and BTC/ETH collateral against one day of liquidation capacity; C5 the book's margin value in one "
         "security and one correlated group (house defaults, % of shareholders' funds); C3/C5 size multipliers. "
-        "Status WITHIN, BREACH, NOT_MEASURED (no data recorded) or EXCEPTION_<id> (a deviation under an active register entry).",
+        "Status WITHIN, BREACH, NOT_MEASURED (no data recorded) or EXCEPTION_<id> (a deviation under an active register entry); "
+        "the SMF extract row: WITHIN (current), STALE (new financing refused) or NOT_IN_FORCE (no SMF book to age).",
         f"Risk configuration (section RISK_CONFIG, every setting in force): {configuration_summary(cfg)}. HOUSE_DEFAULT = house "
         "default pending risk-committee sign-off; CONFIGURED = changed by the operator (`harbour broker simulate/report --config FILE`).",
         f"Exceptions register: {len(st.limit_exceptions)} entr{'y' if len(st.limit_exceptions) == 1 else 'ies'}; "

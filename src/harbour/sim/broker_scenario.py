@@ -8,7 +8,9 @@ the C3/C5 size multiplier and the C4 liquidation capacity are in force, onboard 
 mixed), let each finance a BTC/ETH purchase within M1 and the limits (a VA-only client
 breaches C1 by construction: the credit committee's pilot waiver goes in the exceptions
 register), reconcile custody at go-live and every day at 09:00 HKT (the simulated
-custodian's statement agrees with the books), then mark a seeded crash path every 15
+custodian's statement agrees with the books), re-record the SMF extract at 08:00 HKT on
+every HK business day (the overnight batch; the simulated SMF book does not move, and
+without it C2/C5 would refuse new financing on a stale extract), then mark a seeded crash path every 15
 simulated minutes (BTC with a gap, ETH at 1.3x BTC's log move; each VA mark is the VATP bid cross-checked
 against three reference venues, V2, HSI-type stocks drifting
 down in HKEX sessions; stocks are marked only in sessions, V1), with ``ReviewMargins`` on
@@ -34,7 +36,7 @@ import msgspec
 
 from harbour.broker import VA_UNITS_PER_COIN, BrokerConfig, BrokerEngine, check_all, validate_config
 from harbour.broker import commands as c
-from harbour.broker.deadlines import HKT_OFFSET_NS
+from harbour.broker.deadlines import HKT_OFFSET_NS, is_hk_business_day
 from harbour.broker.events import (
     BadDebtBooked,
     CollateralSold,
@@ -318,10 +320,11 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
         d.do(c.MarkSecurity(security=code, price=price * MICRO))
         sec_prices[code] = price * MICRO
     client_loans, security_values = _smf_extract(cfg)
-    d.do(c.RecordBookFigures(
+    book_figures = c.RecordBookFigures(
         shareholders_funds=cfg.shareholders_funds, capital=cfg.capital, securities_margin_loans=cfg.securities_margin_loans,
         client_loans=client_loans, security_margin_values=security_values,
-    ))  # fmt: skip
+    )  # fmt: skip
+    d.do(book_figures)
     for code, adv in SECURITY_ADV.items():
         d.do(c.RecordAverageDailyVolume(instrument=code, qty=adv, window_days=30, source="HKEX 30-day average"))
     for asset, coins in (("BTC", cfg.btc_adv_coins), ("ETH", cfg.eth_adv_coins)):
@@ -366,6 +369,9 @@ def run_broker_simulation(cfg: BrokerSimConfig) -> BrokerSimResult:
                 step = math.exp(rng.gauss(-0.0015 if level < 0.9 else 0.0, 0.003))
                 sec_prices[code] = max(1_000, int(sec_prices[code] * step))
                 d.do(c.MarkSecurity(security=code, price=sec_prices[code]), ts + 3)
+        hkt_day, hkt_time = divmod(ts + HKT_OFFSET_NS, DAY_NS)
+        if hkt_time == 8 * HOUR_NS and is_hk_business_day(hkt_day, st.config):  # 08:00 HKT: the SMF overnight extract (C2/C5)
+            d.do(book_figures, ts + 3)  # the simulated SMF book does not move; the record keeps C2/C5 current
         if (ts + HKT_OFFSET_NS) % DAY_NS == 9 * HOUR_NS:  # 09:00 HKT: yesterday's custody statement
             _reconcile(d, ts + 3, days_back=1)
         if (ts + HKT_OFFSET_NS) % DAY_NS == EOD_MINUTE_HKT * 60 * 10**9:  # the day's interest on every loan, at the close
