@@ -146,8 +146,10 @@ class Candle:
     volume: int = 0  # quantity units
     value: int = 0  # price x qty units
     count: int = 0
+    first_id: int = 0  # the first and last trade in the candle (0: none)
+    last_id: int = 0
 
-    def add(self, price: int, qty: int) -> None:
+    def add(self, price: int, qty: int, trade_id: int = 0) -> None:
         if price > self.high:
             self.high = price
         if price < self.low:
@@ -156,6 +158,10 @@ class Candle:
         self.volume += qty
         self.value += price * qty
         self.count += 1
+        if trade_id:
+            if not self.first_id:
+                self.first_id = trade_id
+            self.last_id = trade_id
 
 
 @dataclass(slots=True)
@@ -164,7 +170,7 @@ class Series:
 
     minutes: OrderedDict[int, Candle] = field(default_factory=OrderedDict)
 
-    def add(self, ts_ms: int, price: int, qty: int) -> None:
+    def add(self, ts_ms: int, price: int, qty: int, trade_id: int = 0) -> None:
         start = ts_ms - ts_ms % MS_PER_MINUTE
         candle = self.minutes.get(start)
         if candle is None:
@@ -173,9 +179,10 @@ class Series:
                 self.minutes.popitem(last=False)
             if qty:
                 candle.volume, candle.value, candle.count = qty, price * qty, 1
+                candle.first_id = candle.last_id = trade_id
             return
         if qty:
-            candle.add(price, qty)
+            candle.add(price, qty, trade_id)
         else:
             candle.high = price if price > candle.high else candle.high
             candle.low = price if price < candle.low else candle.low
@@ -359,7 +366,7 @@ class ReadModel:
         if trades is None:
             trades = self.trades[sym] = deque(maxlen=MAX_PUBLIC_TRADES)
         trades.append(PublicTrade(trade_id=t.trade_id, price=t.price, qty=t.qty, buyer_is_maker=not taker_buys, time_ms=ms))
-        self._series("trade", sym).add(ms, t.price, t.qty)
+        self._series("trade", sym).add(ms, t.price, t.qty, t.trade_id)
 
     def _fill(self, account: int, fill: Fill) -> None:
         fills = self.fills.get(account)

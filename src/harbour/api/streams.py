@@ -766,6 +766,7 @@ def kline_body(reads: ReadModel, inst: Instrument, interval: str, start_ms: int,
         return None
     o = h = lo = c = None
     volume = value = count = 0
+    first_id = last_id = 0  # trade ids: the earliest candle's first, the latest candle's last
     for minute in reversed(series.minutes):
         if minute < start_ms:
             break
@@ -782,6 +783,9 @@ def kline_body(reads: ReadModel, inst: Instrument, interval: str, start_ms: int,
         volume += candle.volume
         value += candle.value
         count += candle.count
+        if candle.first_id:
+            first_id = candle.first_id
+            last_id = last_id or candle.last_id
     if o is None or c is None or h is None or lo is None:
         return None
     pd, qd = inst.price_decimals, inst.qty_decimals
@@ -794,8 +798,8 @@ def kline_body(reads: ReadModel, inst: Instrument, interval: str, start_ms: int,
             "T": end,
             "s": inst.symbol,
             "i": interval,
-            "f": 0,
-            "L": 0,
+            "f": first_id,
+            "L": last_id,
             "o": units(o, pd),
             "c": units(c, pd),
             "h": units(h, pd),
