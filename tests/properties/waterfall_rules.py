@@ -22,7 +22,10 @@ bites (the engine's own rules, ``venue/settlement.py`` and ``venue/liquidation.p
    for no more than the loss the step's backstop fills committed beyond that price (the
    defaulter's wallet paid those fills in full, so it lacks exactly that at the deleveraging
    settlement); DEFICIT is never debited there (the backstop stops at the layers' capacity
-   and ADL takes the rest). Only a deleveraging trade bounded at the counterparty's mark or
+   and ADL takes the rest), but for FX rounding: a defaulter paying in another asset gives
+   whole micro-units rounded up, up to one micro-unit of the source asset per conversion more
+   than the bankruptcy price foresaw, and only that may reach the layers, or DEFICIT when
+   they are empty. Only a deleveraging trade bounded at the counterparty's mark or
    entry (``adl_at_its_bound``) may draw further: the defaulter was insolvent beyond it.
 3. ADL starts only when the backstop cannot pay for one more unit: at a step's first
    ``AutoDeleveraged`` the best remaining opposite order within the collar (other than the
@@ -73,7 +76,7 @@ from harbour.venue.events import (
     TransferPosted,
 )
 from harbour.venue.liquidation import BACKSTOP_COLLAR_BPS
-from harbour.venue.state import DEFICIT, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState, isolated_account
+from harbour.venue.state import DEFICIT, FX_CONVERSION, INSURANCE_FUND, PLATFORM_CAPITAL, VenueState, isolated_account
 
 LAYER_ORDER = ("DEFAULTER_MARGIN", "DEFAULTER_GAINS", "LIQUIDATION_FEE", "INSURANCE_FUND", "OPERATOR_TRANCHE", "DEFICIT")
 PLATFORM_LAYERS = (INSURANCE_FUND, PLATFORM_CAPITAL, DEFICIT)
@@ -280,9 +283,10 @@ class _Liquidation:
     step_first_adl: tuple[int | None, int] | None = None  # at the step's first ADL: (best order within the collar, capacity)
     step_adl_draws: list[int] = field(default_factory=list)  # value drawn from platform layers by unbounded ADL transfers
     step_adl_conversions: int = 0  # layer postings in another asset among those draws (one unit of rounding each)
+    step_fx_slivers: int = 0  # what the defaulter's conversions in the step may have given beyond their value
 
     def next_step(self) -> None:
-        self.step_adl, self.step_first_adl, self.step_adl_conversions = 0, None, 0
+        self.step_adl, self.step_first_adl, self.step_adl_conversions, self.step_fx_slivers = 0, None, 0, 0
         self.step_fills.clear()
         self.step_adl_draws.clear()
 
@@ -370,6 +374,8 @@ class WaterfallRules:
             sh.apply(e)
             if isinstance(e, TransferPosted):
                 pending, pending_context, pending_liq = e, context, liq
+                if liq is not None:
+                    liq.step_fx_slivers += self._fx_slivers(e, liq)
         if pending is not None:
             self._transfer(pending, pending_context, pending_liq)
         assert liq is None, "every liquidation ends with its LossReported"
@@ -409,8 +415,10 @@ class WaterfallRules:
             if adl_at_its_bound(adl, sh.marks[sym], uv):
                 self.tally.bounded_adl_draws += 1
                 return
-            # at the bankruptcy price: only the loss the step's backstop fills committed (checked at the step's end)
-            assert DEFICIT not in debited, f"deleveraging trade {adl.trade_id} at the bankruptcy price booked DEFICIT"
+            # at the bankruptcy price: only the loss the step's backstop fills committed (checked at the step's end),
+            # and DEFICIT at most the FX rounding the defaulter's own conversions gave away (see ``_fx_slivers``)
+            deficit = -sum(amount for layer, _, amount in t.postings if layer == DEFICIT)
+            assert deficit <= liq.step_fx_slivers, f"deleveraging trade {adl.trade_id} at the bankruptcy price booked DEFICIT {deficit}"
             liq.step_adl_draws.append(self._drawn_value(t, asset))
             liq.step_adl_conversions += sum(1 for layer, held, amount in t.postings if layer in PLATFORM_LAYERS and amount < 0 and held != asset)
             self.tally.committed_adl_draws += 1
@@ -477,6 +485,25 @@ class WaterfallRules:
                 value += -amount * rate // FX_SCALE
         return value
 
+    def _fx_slivers(self, t: TransferPosted, liq: _Liquidation) -> int:
+        """The most the defaulter's conversions in ``t`` gave beyond what they paid: a wallet pays
+        in another asset by giving whole micro-units, rounded up (``settlement._convert``), so each
+        conversion may give up to one micro-unit of the source asset more than it needed, which the
+        bankruptcy price (valued at ``settlement.payable``) did not foresee. Counted in the target
+        asset, rounded up."""
+        wallet: int | str = isolated_account(liq.account, liq.scope) if liq.scope else liq.account
+        given = {asset for account, asset, amount in t.postings if account == wallet and amount < 0}
+        received = {asset for account, asset, amount in t.postings if account == FX_CONVERSION and amount > 0}
+        targets = {asset for account, asset, amount in t.postings if account == FX_CONVERSION and amount < 0}
+        reg = self.sh.state.registry
+        total = 0
+        for source in given & received:
+            for target in targets:
+                rate = reg.fx_rate_e8(reg.assets[source].currency, reg.assets[target].currency)
+                if rate is not None:
+                    total += -(-rate // FX_SCALE)
+        return total
+
     def _step_rules(self, e: LiquidationStepped, liq: _Liquidation) -> None:
         """Rules 2 and 3 at the step's end, once its bankruptcy price is known."""
         uv = self.sh.state.instruments[e.instrument].unit_value
@@ -499,7 +526,7 @@ class WaterfallRules:
             committed += beyond(price) * qty
             self.tally.backstop_fills += 1
         drawn = sum(liq.step_adl_draws)
-        assert drawn <= committed + liq.step_adl_conversions, (
+        assert drawn <= committed + liq.step_adl_conversions + liq.step_fx_slivers, (
             f"deleveraging at the bankruptcy price {bp} drew {drawn} from the platform layers, beyond the {committed} "
             "the step's backstop fills committed"
         )
