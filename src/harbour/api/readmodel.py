@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from harbour.api.hk_records import VenueRecords
 from harbour.venue.commands import OrderType, PlaceOrder, PlaceTriggerOrder, Side, TimeInForce, TriggerKind
@@ -135,6 +135,40 @@ class PublicTrade:
     qty: int
     buyer_is_maker: bool
     time_ms: int
+
+
+_R = TypeVar("_R", OrderRecord, TriggerRecord)
+
+
+def _by_id_or_client_id(mine: dict[int, _R] | None, record_id: int, client_order_id: str) -> _R | None:
+    """One account's record by id, or else the latest with this client order id."""
+    if not mine:
+        return None
+    if record_id:
+        return mine.get(record_id)
+    for rec in reversed(mine.values()):
+        if rec.client_order_id == client_order_id:
+            return rec
+    return None
+
+
+def expired_order(seq: int, ms: int, account: int, command: PlaceOrder) -> OrderRecord:
+    """The record of a fill-or-kill order refused as not fillable (answered as EXPIRED, id = seq)."""
+    return OrderRecord(
+        order_id=seq,
+        account=account,
+        symbol=command.instrument,
+        side=command.side.value,
+        type=command.order_type.value,
+        tif=binance_tif(command.tif),
+        price=command.price,
+        orig_qty=command.qty,
+        status="EXPIRED",
+        client_order_id=command.client_order_id,
+        reduce_only=command.reduce_only,
+        time_ms=ms,
+        update_ms=ms,
+    )
 
 
 @dataclass(slots=True)
@@ -255,22 +289,7 @@ class ReadModel:
 
     def record_expired(self, seq: int, ts_ns: int, account: int, command: PlaceOrder) -> OrderRecord:
         """A fill-or-kill order the engine refused as not fillable: Binance answers it as EXPIRED."""
-        ms = ts_ns // NS_PER_MS
-        rec = OrderRecord(
-            order_id=seq,
-            account=account,
-            symbol=command.instrument,
-            side=command.side.value,
-            type=command.order_type.value,
-            tif=binance_tif(command.tif),
-            price=command.price,
-            orig_qty=command.qty,
-            status="EXPIRED",
-            client_order_id=command.client_order_id,
-            reduce_only=command.reduce_only,
-            time_ms=ms,
-            update_ms=ms,
-        )
+        rec = expired_order(seq, ts_ns // NS_PER_MS, account, command)
         self._add_order(rec)
         self._close(rec)
         return rec
@@ -460,31 +479,11 @@ class ReadModel:
 
     def order(self, account: int, symbol: str, order_id: int = 0, client_order_id: str = "") -> OrderRecord | None:
         """The account's order by id or client id (an order of another account is not found)."""
-        mine = self.account_orders.get(account)
-        if not mine:
-            return None
-        if order_id:
-            rec = mine.get(order_id)
-        else:
-            rec = None
-            for r in reversed(mine.values()):
-                if r.client_order_id == client_order_id:
-                    rec = r
-                    break
+        rec = _by_id_or_client_id(self.account_orders.get(account), order_id, client_order_id)
         return rec if rec is not None and rec.symbol == symbol else None
 
     def trigger(self, account: int, symbol: str, trigger_id: int = 0, client_order_id: str = "") -> TriggerRecord | None:
-        mine = self.account_triggers.get(account)
-        if not mine:
-            return None
-        if trigger_id:
-            rec = mine.get(trigger_id)
-        else:
-            rec = None
-            for r in reversed(mine.values()):
-                if r.client_order_id == client_order_id:
-                    rec = r
-                    break
+        rec = _by_id_or_client_id(self.account_triggers.get(account), trigger_id, client_order_id)
         return rec if rec is not None and (not symbol or rec.symbol == symbol) else None
 
     def open_triggers(self, account: int, symbol: str = "") -> list[TriggerRecord]:

@@ -36,7 +36,7 @@ import msgspec
 
 from harbour.api import views
 from harbour.api.numbers import ratio, units
-from harbour.api.readmodel import NS_PER_MS, OrderRecord, ReadModel, TriggerRecord, binance_tif
+from harbour.api.readmodel import NS_PER_MS, OrderRecord, ReadModel, TriggerRecord, expired_order
 from harbour.api.service import VenueService, WriterContext
 from harbour.venue.book import BookSide
 from harbour.venue.commands import PlaceOrder, Side
@@ -298,7 +298,7 @@ class StreamSource:
                 if ev.reason == "FOK_NOT_FILLABLE" and isinstance(command, PlaceOrder) and command.account in accounts:
                     inst = state.instruments.get(command.instrument)
                     if inst is not None:
-                        rec = expired_fok(seq, ms, command)
+                        rec = expired_order(seq, ms, command.account, command)
                         self._private.append((command.account, text(order_update(rec, inst, "EXPIRED", "EXPIRED", ms))))
         if levels:
             self._levels(seq, ms, levels, state, reads)
@@ -553,25 +553,6 @@ def _fills_before(events: list[Any], reads: ReadModel) -> dict[int, list[int]]:
                     done[0] -= ev.qty
                     done[1] -= ev.price * ev.qty
     return after
-
-
-def expired_fok(seq: int, ms: int, command: PlaceOrder) -> OrderRecord:
-    """The record of a fill-or-kill order refused as not fillable (answered as EXPIRED, id = seq)."""
-    return OrderRecord(
-        order_id=seq,
-        account=command.account,
-        symbol=command.instrument,
-        side=command.side.value,
-        type=command.order_type.value,
-        tif=binance_tif(command.tif),
-        price=command.price,
-        orig_qty=command.qty,
-        status="EXPIRED",
-        client_order_id=command.client_order_id,
-        reduce_only=command.reduce_only,
-        time_ms=ms,
-        update_ms=ms,
-    )
 
 
 # --- user-data frames ------------------------------------------------------------------------
