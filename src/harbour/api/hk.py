@@ -37,7 +37,7 @@ from harbour.api.keys import ACCOUNT_ROLES, Role, Scope
 from harbour.api.numbers import BadNumber, parse_int, rate_e8, units
 from harbour.api.openapi import Param
 from harbour.api.readmodel import ReadModel
-from harbour.api.rest import PUBLIC, SIGNED, Call, Endpoint, Handler
+from harbour.api.rest import PUBLIC, SIGNED, Call, Endpoint, Handler, optional_instrument, required_instrument
 from harbour.api.service import JOURNAL_FILE_NAME, VenueService, WriterContext
 from harbour.compliance.rules import can_increase_exposure
 from harbour.kernel.assets import AssetKind
@@ -159,22 +159,6 @@ def _bool(call: Call, name: str) -> bool:
     if text.lower() == "true":
         return True
     raise E.error(E.INVALID_PARAMETER, f"Parameter '{name}' must be true or false.")
-
-
-def _instrument(call: Call, ctx: WriterContext, *, required: bool = True) -> Instrument | None:
-    sym = call.require("symbol") if required else call.get("symbol")
-    if sym is None:
-        return None
-    inst = ctx.state.instruments.get(sym)
-    if inst is None:
-        raise E.error(E.BAD_SYMBOL, sym)
-    return inst
-
-
-def _symbol(call: Call, ctx: WriterContext) -> Instrument:
-    inst = _instrument(call, ctx)
-    assert inst is not None
-    return inst
 
 
 def _subject(call: Call, ctx: WriterContext) -> int | None:
@@ -461,7 +445,7 @@ def _print_view(e: IndexPublished, inst: Instrument, raw: bool) -> dict[str, Any
 
 def h_index_prints(call: Call, ctx: WriterContext) -> Any:
     """Index prints with every input offered, the weights used, exclusions and clamps with reasons."""
-    inst = _symbol(call, ctx)
+    inst = required_instrument(ctx, call)
     limit = _limit(call, 100, 1000)
     start, end = _int(call, "startTime"), _int(call, "endTime")
     raw = _bool(call, "raw")
@@ -611,7 +595,7 @@ def h_waterfall_events(call: Call, ctx: WriterContext) -> Any:
 def h_adl_rank(call: Call, ctx: WriterContext) -> Any:
     """Each position's place in the published ADL queue (rank 1 is deleveraged first)."""
     subject = _subject(call, ctx)
-    inst_filter = _instrument(call, ctx, required=False)
+    inst_filter = optional_instrument(ctx, call)
     st = ctx.state
     queues: dict[tuple[str, bool], list[tuple[int, Fraction]]] = {}
     rows = []
@@ -665,7 +649,7 @@ def _interval(e: FundingSettled) -> dict[str, Any]:
 
 def h_funding_history(call: Call, ctx: WriterContext) -> Any:
     """Funding settlements: the interval (start, end, length), the rate with its unit and sign, totals."""
-    inst = _symbol(call, ctx)
+    inst = required_instrument(ctx, call)
     limit = _limit(call, 100, 1000)
     start, end = _int(call, "startTime"), _int(call, "endTime")
     rows = [e for e in _records(ctx).funding.get(inst.symbol, ()) if _in_window(e.ts_ns, start, end)]
@@ -695,7 +679,7 @@ def h_funding_history(call: Call, ctx: WriterContext) -> Any:
 def h_funding_payments(call: Call, ctx: WriterContext) -> Any:
     """What each account paid (positive) or received (negative) at each settlement, with its position."""
     subject = _subject(call, ctx)
-    inst = _symbol(call, ctx)
+    inst = required_instrument(ctx, call)
     limit = _limit(call, 100, 1000)
     start, end = _int(call, "startTime"), _int(call, "endTime")
     rows: list[dict[str, Any]] = []
@@ -748,7 +732,7 @@ def h_instrument_states(call: Call, ctx: WriterContext) -> Any:
 
 def h_set_instrument_state(call: Call, ctx: WriterContext) -> Any:
     """Open, close-only or halt an instrument (operator; journaled SetInstrumentState)."""
-    inst = _symbol(call, ctx)
+    inst = required_instrument(ctx, call)
     text = call.require("state").upper()
     try:
         state = InstrumentState(text)

@@ -155,7 +155,8 @@ class WeightLimiter:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _instrument(ctx: WriterContext, call: Call, name: str = "symbol") -> Instrument:
+def required_instrument(ctx: WriterContext, call: Call, name: str = "symbol") -> Instrument:
+    """The instrument the call's required ``name`` parameter names; an unknown one is BAD_SYMBOL."""
     sym = call.require(name)
     inst = ctx.state.instruments.get(sym)
     if inst is None:
@@ -163,7 +164,8 @@ def _instrument(ctx: WriterContext, call: Call, name: str = "symbol") -> Instrum
     return inst
 
 
-def _optional_instrument(ctx: WriterContext, call: Call) -> Instrument | None:
+def optional_instrument(ctx: WriterContext, call: Call) -> Instrument | None:
+    """The instrument the call's optional ``symbol`` names, or None; an unknown one is BAD_SYMBOL."""
     sym = call.get("symbol")
     if sym is None:
         return None
@@ -315,23 +317,23 @@ def h_exchange_info(call: Call, ctx: WriterContext) -> Any:
 
 
 def h_depth(call: Call, ctx: WriterContext) -> Any:
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     return views.depth(ctx.state, ctx.reads, inst, _limit(call, 500, 1000), _now_ms(ctx))
 
 
 def h_trades(call: Call, ctx: WriterContext) -> Any:
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     return views.recent_trades(ctx.reads, inst, _limit(call, 500, 1000))
 
 
 def h_agg_trades(call: Call, ctx: WriterContext) -> Any:
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     return views.agg_trades(ctx.reads, inst, _limit(call, 500, 1000), _int(call, "startTime"), _int(call, "endTime"), _int(call, "fromId"))
 
 
 def _klines(kind: str, symbol_param: str) -> Handler:
     def handler(call: Call, ctx: WriterContext) -> Any:
-        inst = _instrument(ctx, call, symbol_param)
+        inst = required_instrument(ctx, call, symbol_param)
         interval = call.require("interval")
         if interval not in views.INTERVAL_MS:
             raise E.error(E.INVALID_PARAMETER, f"Invalid interval {interval!r}.")
@@ -341,7 +343,7 @@ def _klines(kind: str, symbol_param: str) -> Handler:
 
 
 def h_ticker_24h(call: Call, ctx: WriterContext) -> Any:
-    inst = _optional_instrument(ctx, call)
+    inst = optional_instrument(ctx, call)
     now = _now_ms(ctx)
     if inst is not None:
         return views.ticker_24h(ctx.state, ctx.reads, inst, now)
@@ -353,12 +355,12 @@ def h_ticker_price(call: Call, ctx: WriterContext) -> Any:
         last = ctx.state.last_trade_price.get(inst.symbol) or inst.ref_price
         return {"symbol": inst.symbol, "price": units(last, inst.price_decimals), "time": _now_ms(ctx)}
 
-    inst = _optional_instrument(ctx, call)
+    inst = optional_instrument(ctx, call)
     return one(inst) if inst is not None else [one(i) for _, i in sorted(ctx.state.instruments.items())]
 
 
 def h_book_ticker(call: Call, ctx: WriterContext) -> Any:
-    inst = _optional_instrument(ctx, call)
+    inst = optional_instrument(ctx, call)
     now = _now_ms(ctx)
     if inst is not None:
         return views.book_ticker(ctx.state, ctx.reads, inst, now)
@@ -367,7 +369,7 @@ def h_book_ticker(call: Call, ctx: WriterContext) -> Any:
 
 def _premium_index() -> Handler:
     def handler(call: Call, ctx: WriterContext) -> Any:
-        inst = _optional_instrument(ctx, call)
+        inst = optional_instrument(ctx, call)
 
         def one(i: Instrument) -> dict[str, Any]:
             interval = views.funding_interval_ns(ctx.state, i.symbol)
@@ -393,12 +395,12 @@ def _funding_info() -> Handler:
 
 
 def h_funding_rate(call: Call, ctx: WriterContext) -> Any:
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     return views.funding_history(ctx.reads, inst, _limit(call, 100, 1000), _int(call, "startTime"), _int(call, "endTime"))
 
 
 def h_open_interest(call: Call, ctx: WriterContext) -> Any:
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     return {"symbol": inst.symbol, "openInterest": units(ctx.engine.open_interest(inst.symbol), inst.qty_decimals), "time": _now_ms(ctx)}
 
 
@@ -419,7 +421,7 @@ def h_balance(call: Call, ctx: WriterContext) -> Any:
 
 def _position_risk(all_symbols: bool) -> Handler:
     def handler(call: Call, ctx: WriterContext) -> Any:
-        inst = _optional_instrument(ctx, call)
+        inst = optional_instrument(ctx, call)
         return views.position_risk(ctx.state, ctx.reads, _account(ctx, call), inst.symbol if inst else "", _now_ms(ctx), all_symbols=all_symbols)
 
     return handler
@@ -427,14 +429,14 @@ def _position_risk(all_symbols: bool) -> Handler:
 
 def h_leverage_bracket(call: Call, ctx: WriterContext) -> Any:
     _account(ctx, call)
-    inst = _optional_instrument(ctx, call)
+    inst = optional_instrument(ctx, call)
     rows = views.leverage_brackets(ctx.state, inst.symbol if inst else "")
     return rows[0] if inst is not None else rows
 
 
 def h_leverage(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     leverage = _int(call, "leverage", low=1, high=125)
     if leverage is None:
         call.require("leverage")
@@ -447,7 +449,7 @@ def h_leverage(call: Call, ctx: WriterContext) -> Any:
 
 def h_margin_type(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     wanted = call.require("marginType").upper()
     if wanted not in ("ISOLATED", "CROSSED", "CROSS"):
         raise E.error(E.INVALID_PARAMETER, "marginType must be ISOLATED or CROSSED.")
@@ -526,7 +528,7 @@ def _place_trigger(call: Call, ctx: WriterContext, acct: Account, inst: Instrume
 
 def h_new_order(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     _position_side(call)
     type_ = call.require("type").upper()
     if type_ in _TRIGGER_KINDS:
@@ -571,7 +573,7 @@ def _find(call: Call, ctx: WriterContext, acct: Account, inst: Instrument, id_na
 
 def h_query_order(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     order_id, client_id = _find(call, ctx, acct, inst, "orderId", "origClientOrderId")
     rec = ctx.reads.order(acct.account_id, inst.symbol, order_id, client_id)
     if rec is not None:
@@ -584,7 +586,7 @@ def h_query_order(call: Call, ctx: WriterContext) -> Any:
 
 def h_cancel_order(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     order_id, client_id = _find(call, ctx, acct, inst, "orderId", "origClientOrderId")
     trig = ctx.reads.trigger(acct.account_id, inst.symbol, order_id, client_id)
     if trig is not None and trig.status == "NEW":
@@ -601,7 +603,7 @@ def h_cancel_order(call: Call, ctx: WriterContext) -> Any:
 
 def h_amend_order(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     order_id, client_id = _find(call, ctx, acct, inst, "orderId", "origClientOrderId")
     rec = ctx.reads.order(acct.account_id, inst.symbol, order_id, client_id)
     if rec is None or not rec.is_open:
@@ -621,7 +623,7 @@ def h_amend_order(call: Call, ctx: WriterContext) -> Any:
 
 def h_open_orders(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _optional_instrument(ctx, call)
+    inst = optional_instrument(ctx, call)
     recs = ctx.reads.open_orders(acct.account_id, inst.symbol if inst else "")
     return [views.order(r, ctx.state.instruments[r.symbol]) for r in recs]
 
@@ -635,7 +637,7 @@ def h_open_order(call: Call, ctx: WriterContext) -> Any:
 
 def h_all_orders(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     limit = _limit(call, 500, 1000)
     start, end, from_id = _int(call, "startTime"), _int(call, "endTime"), _int(call, "orderId")
     mine: dict[int, OrderRecord] = ctx.reads.account_orders.get(acct.account_id) or {}
@@ -653,7 +655,7 @@ def h_all_orders(call: Call, ctx: WriterContext) -> Any:
 
 def h_cancel_all(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     _, events = ctx.submit(CancelAllOrders(account=acct.account_id, instrument=inst.symbol))
     _raise_if_rejected(events, inst)
     return {"code": 200, "msg": "The operation of cancel all open order is done."}
@@ -661,7 +663,7 @@ def h_cancel_all(call: Call, ctx: WriterContext) -> Any:
 
 def h_user_trades(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     return views.user_trades(
         ctx.reads, inst, acct.account_id, _limit(call, 500, 1000), _int(call, "startTime"), _int(call, "endTime"), _int(call, "fromId"), _int(call, "orderId")
     )
@@ -672,7 +674,7 @@ def h_user_trades(call: Call, ctx: WriterContext) -> Any:
 
 def h_new_algo(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     _position_side(call)
     algo_type = (call.get("algoType") or "CONDITIONAL").upper()
     if algo_type != "CONDITIONAL":
@@ -688,7 +690,7 @@ def _find_trigger(call: Call, ctx: WriterContext, acct: Account) -> TriggerRecor
     client_id = call.get("clientAlgoId") or ""
     if not trigger_id and not client_id:
         raise E.error(E.MANDATORY_PARAM, "Either 'algoId' or 'clientAlgoId' must be sent.")
-    inst = _optional_instrument(ctx, call)
+    inst = optional_instrument(ctx, call)
     rec = ctx.reads.trigger(acct.account_id, inst.symbol if inst else "", trigger_id, client_id)
     if rec is None:
         raise E.error(E.NO_SUCH_ORDER)
@@ -718,13 +720,13 @@ def h_cancel_algo(call: Call, ctx: WriterContext) -> Any:
 
 def h_open_algos(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _optional_instrument(ctx, call)
+    inst = optional_instrument(ctx, call)
     return [views.algo_order(r, ctx.state.instruments[r.symbol]) for r in ctx.reads.open_triggers(acct.account_id, inst.symbol if inst else "")]
 
 
 def h_all_algos(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     mine: dict[int, TriggerRecord] = ctx.reads.account_triggers.get(acct.account_id) or {}
     rows = [r for r in mine.values() if r.symbol == inst.symbol][-_limit(call, 500, 1000) :]
     return [views.algo_order(r, inst) for r in rows]
@@ -732,7 +734,7 @@ def h_all_algos(call: Call, ctx: WriterContext) -> Any:
 
 def h_cancel_all_algos(call: Call, ctx: WriterContext) -> Any:
     acct = _account(ctx, call)
-    inst = _instrument(ctx, call)
+    inst = required_instrument(ctx, call)
     for rec in ctx.reads.open_triggers(acct.account_id, inst.symbol):
         ctx.submit(CancelTriggerOrder(account=acct.account_id, instrument=inst.symbol, trigger_id=rec.trigger_id))
     return {"code": 200, "msg": "success"}
