@@ -16,6 +16,7 @@ closures, half days) is not modelled yet: the operator loads public holidays thr
 
 from __future__ import annotations
 
+import datetime
 from typing import Final
 
 from harbour.broker.clients import CAUSE_VIRTUAL_ASSET
@@ -25,6 +26,17 @@ NS_PER_MINUTE: Final = 60 * 10**9
 DAY_NS: Final = 24 * 60 * NS_PER_MINUTE
 HKT_OFFSET_NS: Final = 8 * 60 * NS_PER_MINUTE
 _EPOCH_WEEKDAY: Final = 3  # 1970-01-01 was a Thursday (Monday = 0)
+
+
+def hkt_date(ts_ns: int) -> datetime.date:
+    """The HKT calendar date of ``ts_ns``."""
+    return datetime.date(1970, 1, 1) + datetime.timedelta(days=(ts_ns + HKT_OFFSET_NS) // DAY_NS)
+
+
+def hkt_text(ts_ns: int) -> str:
+    """``ts_ns`` as HKT wall-clock time to the second, for messages (YYYY-MM-DD HH:MM:SS HKT)."""
+    seconds = (ts_ns + HKT_OFFSET_NS) // 10**9 % 86_400
+    return f"{hkt_date(ts_ns).isoformat()} {seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d} HKT"
 
 
 def is_hk_business_day(day: int, config: BrokerConfig) -> bool:

@@ -54,13 +54,12 @@ justification, an approver and an expiry in the future.
 
 from __future__ import annotations
 
-import datetime
 from typing import Final, NamedTuple
 
 from harbour.broker.clients import Client
 from harbour.broker.commands import RecordBookFigures, RecordLimitException
 from harbour.broker.config import ELIGIBLE_VIRTUAL_ASSETS, HOUR_NS, MAX_CASH
-from harbour.broker.deadlines import HKT_OFFSET_NS, business_day_cutoff_ns
+from harbour.broker.deadlines import business_day_cutoff_ns, hkt_text
 from harbour.broker.events import BookFiguresRecorded, LimitExceptionApplied, LimitExceptionRecorded
 from harbour.broker.rejects import rejected
 from harbour.broker.state import BookFigures, BrokerState, LimitException
@@ -172,14 +171,6 @@ def smf_extract_stale(st: BrokerState, ts: int) -> dict[str, str | int] | None:
         "valid_until": "no extract recorded" if expiry is None else hkt_text(expiry),
         "now": hkt_text(ts),
     }
-
-
-def hkt_text(ts_ns: int) -> str:
-    """``ts_ns`` as HKT wall-clock time to the second, for messages (YYYY-MM-DD HH:MM:SS HKT)."""
-    seconds = (ts_ns + HKT_OFFSET_NS) // 10**9
-    day, rest = divmod(seconds, 86_400)
-    date = datetime.date(1970, 1, 1) + datetime.timedelta(days=day)
-    return f"{date.isoformat()} {rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d} HKT"
 
 
 def _hours_text(ns: int) -> str:

@@ -29,8 +29,8 @@ import datetime
 from typing import Final
 
 from harbour.broker.commands import ReconcileCustody, ResolveCustodyBreak
-from harbour.broker.config import DAY_NS, MAX_VA_UNITS_HELD
-from harbour.broker.deadlines import HKT_OFFSET_NS
+from harbour.broker.config import MAX_VA_UNITS_HELD
+from harbour.broker.deadlines import hkt_date
 from harbour.broker.events import CustodyBreakFound, CustodyBreakResolved, CustodyReconciled
 from harbour.broker.rejects import rejected
 from harbour.broker.state import BrokerState, CustodyBreak
@@ -65,7 +65,7 @@ def statement_overdue(st: BrokerState, ts: int) -> dict[str, str | int] | None:
     """The detail of a missing custody statement at ``ts`` (once reconciling), or None."""
     if not st.last_reconciled_date:
         return None
-    today = datetime.date(1970, 1, 1) + datetime.timedelta(days=(ts + HKT_OFFSET_NS) // DAY_NS)
+    today = hkt_date(ts)
     last = datetime.date.fromisoformat(st.last_reconciled_date)
     max_age = st.config.custody_statement_max_age_days
     if (today - last).days <= max_age:

@@ -56,7 +56,7 @@ from harbour.broker.config import (
 from harbour.broker.credit import ALLOWED_REASONS, ONBOARDING, REFUSED_REASON, supported_limit
 from harbour.broker.custody import CREDIT_KINDS, DEBIT_KINDS, lot_account
 from harbour.broker.custody_statement import parse_custody_statement
-from harbour.broker.deadlines import HKT_OFFSET_NS
+from harbour.broker.deadlines import HKT_OFFSET_NS, hkt_text
 from harbour.broker.events import (
     BadDebtBooked,
     CashDeposited,
@@ -91,7 +91,6 @@ from harbour.broker.limits import (
     client_all_loans,
     group_all_loans,
     group_margin_values,
-    hkt_text,
     liquidation_capacity,
     security_margin_values,
     smf_extract_expiry_ns,
