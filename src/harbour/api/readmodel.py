@@ -363,10 +363,8 @@ class ReadModel:
             (t.maker_account, t.maker_order_id, not taker_buys, t.maker_fee, t.maker_realised_pnl, True),
             (t.taker_account, t.taker_order_id, taker_buys, t.taker_fee, t.taker_realised_pnl, False),
         ):
-            fills = self.fills.get(account)
-            if fills is None:
-                fills = self.fills[account] = deque(maxlen=MAX_FILLS_PER_ACCOUNT)
-            fills.append(
+            self._fill(
+                account,
                 Fill(
                     trade_id=t.trade_id,
                     order_id=order_id,
@@ -378,9 +376,8 @@ class ReadModel:
                     realised_pnl=pnl,
                     maker=maker,
                     time_ms=ms,
-                )
+                ),
             )
-            self.account_update_ms[account] = ms
         trades = self.trades.get(sym)
         if trades is None:
             trades = self.trades[sym] = deque(maxlen=MAX_PUBLIC_TRADES)
